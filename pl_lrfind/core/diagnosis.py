@@ -1,0 +1,77 @@
+"""Read a finished curve the way an experienced user would, and say what to do about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rules import MIN_POINTS, Curve
+from .stop import StopReason
+
+OK = "ok"
+NO_DESCENT = "no_descent"
+DIVERGED_IMMEDIATELY = "diverged_immediately"
+NEVER_DIVERGED = "never_diverged"
+TOO_NOISY = "too_noisy"
+TOO_SHORT = "too_short"
+
+ADVICE = {
+    OK: "the loss falls, bottoms out and rises: the suggestion is read from a clean curve.",
+    NO_DESCENT: (
+        "the loss never falls clearly below its starting level: the model may already be "
+        "trained (a curve taken late in training has no descent to read), or min_lr is too "
+        "high. Lower min_lr, or trust the suggestion less."
+    ),
+    DIVERGED_IMMEDIATELY: (
+        "the loss blew up within the first tenth of the ladder: min_lr is too high for this "
+        "model, or the model/data give non-finite losses. Lower min_lr and check one plain step."
+    ),
+    NEVER_DIVERGED: ("the loss was still falling at max_lr: the curve has no minimum to anchor on. Raise max_lr."),
+    TOO_NOISY: (
+        "batch-to-batch noise is as large as the descent itself, so the suggestion is unstable. "
+        "Raise the batch size, or average several batches per rate (steps_per_lr)."
+    ),
+    TOO_SHORT: "fewer than five points were recorded: there is no curve to read.",
+}
+
+NOISE_TO_DEPTH = 0.5
+"""A curve whose residual noise is more than this fraction of its descent is too noisy."""
+MIN_RELATIVE_DEPTH = 0.05
+"""A descent smaller than this fraction of the starting loss is no descent."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str
+    advice: str
+
+
+def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis:
+    """Classify a curve as ``ok`` or by its most serious defect, with advice."""
+    n = len(curve)
+    blew_up = stop_reason in (StopReason.DIVERGED, StopReason.NON_FINITE_LOSS)
+    if blew_up and n < max(MIN_POINTS, num_steps // 10):
+        return _verdict(DIVERGED_IMMEDIATELY)
+    if n < MIN_POINTS:
+        return _verdict(TOO_SHORT)
+
+    smooth = curve.centered
+    i_min = int(np.argmin(smooth))
+    start, lowest = float(smooth[0]), float(smooth[i_min])
+    depth = start - lowest
+    if depth <= MIN_RELATIVE_DEPTH * abs(start) or i_min < max(1, n // 10):
+        return _verdict(NO_DESCENT)
+
+    noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
+    if noise > NOISE_TO_DEPTH * depth:
+        return _verdict(TOO_NOISY)
+
+    rise_after_min = float(smooth[-1]) - lowest
+    if stop_reason is StopReason.COMPLETED and rise_after_min < 0.1 * depth:
+        return _verdict(NEVER_DIVERGED)
+    return _verdict(OK)
+
+
+def _verdict(code: str) -> Diagnosis:
+    return Diagnosis(code, ADVICE[code])

@@ -1,0 +1,74 @@
+"""The outcome of a range test: the curve, the suggestions, and what the curve says."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .stop import StopReason
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@dataclass
+class LRFindResult:
+    """Everything a range test measured and concluded.
+
+    ``lrs[i]`` is the rate of measured step ``i``, ``losses[i]`` its raw loss (averaged over
+    ``steps_per_lr`` optimizer steps, and across ranks under DDP) and ``smoothed_losses[i]``
+    the debiased EMA the stop rule watched. ``suggestion`` is the chosen ``rule``'s answer,
+    ``suggestions`` every rule's answer on the same curve, and ``chosen_lr`` the rate handed
+    to the real fit (the suggestion times ``lr_factor``), or ``None`` when none was.
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed_losses: list[float]
+    suggestion: float | None
+    rule: str
+    suggestions: dict[str, float | None]
+    stop_reason: StopReason
+    diagnosis: str
+    advice: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    chosen_lr: float | None = None
+
+    def __post_init__(self) -> None:
+        self.stop_reason = StopReason(self.stop_reason)
+
+    @property
+    def num_steps_taken(self) -> int:
+        return len(self.lrs)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stop_reason"] = self.stop_reason.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LRFindResult:
+        return cls(**data)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> LRFindResult:
+        return cls.from_dict(json.loads(text))
+
+    def summary(self) -> str:
+        """One line a person can read in a log."""
+        chosen = f"{self.suggestion:.3g}" if self.suggestion is not None else "none"
+        return (
+            f"lr_find: suggestion {chosen} ({self.rule}), {self.num_steps_taken} steps, "
+            f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
+        )
+
+    def plot(self, ax=None, show_rules: bool = True) -> Figure:
+        """Smoothed and raw loss against the learning rate (log scale), suggestions marked."""
+        # Imported here so that the core never needs matplotlib to run a test.
+        from pl_lrfind.plotting import plot_result
+
+        return plot_result(self, ax=ax, show_rules=show_rules)

@@ -1,0 +1,137 @@
+"""Suggestion rules: from a finished curve to one learning rate.
+
+Each rule is a small function of a :class:`Curve`. The peers (``valley``, ``steepest``,
+``minimum``) read the debiased-EMA curve the way fastai does, trimming the first tenth and the
+last few points where the EMA is least trustworthy. Our ``auto`` rule reads a centred (lag-free)
+smoothing of the raw losses instead, see :mod:`pl_lrfind.core.smoothing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .smoothing import centered_smooth, debiased_ema
+
+MIN_POINTS = 5
+"""Below this many finite points no rule answers: there is no curve to read."""
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A range-test curve, with both smoothings computed once."""
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    ema: np.ndarray
+    centered: np.ndarray
+
+    @classmethod
+    def from_raw(cls, lrs, losses, beta: float = 0.98) -> Curve:
+        lrs = np.asarray(lrs, dtype=float)
+        losses = np.asarray(losses, dtype=float)
+        if lrs.shape != losses.shape:
+            raise ValueError(f"lrs and losses differ in length: {lrs.shape} vs {losses.shape}")
+        keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
+        lrs, losses = lrs[keep], losses[keep]
+        return cls(lrs, losses, np.asarray(debiased_ema(losses, beta)), centered_smooth(losses))
+
+    def __len__(self) -> int:
+        return len(self.lrs)
+
+    def trimmed_ema(self) -> tuple[np.ndarray, np.ndarray]:
+        """The EMA curve without its first tenth and last five points, as fastai reads it."""
+        n = len(self)
+        start, stop = n // 10, n - 5
+        if stop - start < MIN_POINTS:
+            return self.lrs, self.ema
+        return self.lrs[start:stop], self.ema[start:stop]
+
+
+def minimum(curve: Curve) -> float:
+    """A tenth of the rate at the lowest smoothed loss (fastai's ``minimum``)."""
+    lrs, loss = curve.trimmed_ema()
+    return float(lrs[np.argmin(loss)] / 10.0)
+
+
+def steepest(curve: Curve) -> float:
+    """The rate where the smoothed loss falls fastest per decade of learning rate."""
+    lrs, loss = curve.trimmed_ema()
+    slope = np.gradient(loss, np.log10(lrs))
+    return float(lrs[np.argmin(slope)])
+
+
+def valley(curve: Curve) -> float:
+    """fastai's ``valley``: the longest descending stretch of the curve, read past its middle.
+
+    The stretch is the longest strictly decreasing subsequence; the rate returned sits half a
+    third past the middle of its index range, where the loss is still falling but well away
+    from the blow-up at its end.
+    """
+    lrs, loss = curve.trimmed_ema()
+    n = len(loss)
+    run = np.ones(n, dtype=int)  # run[i]: longest decreasing subsequence that ends at i
+    for i in range(1, n):
+        earlier_higher = loss[:i] > loss[i]
+        if earlier_higher.any():
+            run[i] = run[:i][earlier_higher].max() + 1
+    end = int(np.argmax(run))
+    start = end - int(run[end]) + 1
+    third = (end - start) / 3
+    return float(lrs[start + int(third) + int(third / 2)])
+
+
+def auto(curve: Curve) -> float:
+    """Our default: both classic estimates read on the lag-free curve, averaged in log space.
+
+    The steepest descent and a tenth of the minimum both aim a little below the point where
+    training falls apart; each is noisy in its own way (the slope amplifies noise, the minimum
+    sits on a flat bottom). On the centred smoothing neither is pushed right by EMA lag, and
+    their geometric mean is steadier than either. The search is confined to the part of the
+    curve left of its minimum, so a spike after the blow-up never wins.
+    """
+    lrs, loss = curve.lrs, curve.centered
+    i_min = int(np.argmin(loss))
+    lr_floor = float(lrs[i_min] / 10.0)
+    if i_min < 2:
+        return lr_floor
+    slope = np.gradient(loss[: i_min + 1], np.log10(lrs[: i_min + 1]))
+    lr_steep = float(lrs[int(np.argmin(slope))])
+    return float(np.sqrt(lr_steep * lr_floor))
+
+
+RULES: dict[str, Callable[[Curve], float]] = {
+    "auto": auto,
+    "valley": valley,
+    "steepest": steepest,
+    "minimum": minimum,
+}
+DEFAULT_RULE = "auto"
+
+
+def check_rule(rule: str) -> str:
+    if rule not in RULES:
+        raise ValueError(f"suggestion must be one of {sorted(RULES)}, got {rule!r}")
+    return rule
+
+
+def suggest(lrs, losses, rule: str = DEFAULT_RULE, beta: float = 0.98) -> float | None:
+    """Suggest a learning rate from a range-test curve.
+
+    ``losses`` are the raw per-step losses; each rule smooths them as it needs (``beta`` is
+    the EMA factor for the rules that read the EMA). Non-finite points are ignored. Returns
+    ``None`` when fewer than five finite points remain; otherwise a rate inside the tested
+    range.
+    """
+    check_rule(rule)
+    curve = Curve.from_raw(lrs, losses, beta)
+    return suggest_from_curve(curve, rule)
+
+
+def suggest_from_curve(curve: Curve, rule: str) -> float | None:
+    if len(curve) < MIN_POINTS:
+        return None
+    lr = RULES[rule](curve)
+    return float(np.clip(lr, curve.lrs.min(), curve.lrs.max()))
