@@ -153,10 +153,12 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 "LRFinderCallback supports automatic optimization only (one optimizer stepped by Lightning); "
                 "this LightningModule sets automatic_optimization = False."
             )
-        if len(trainer.optimizers) != 1:
+        optimizers = trainer.optimizers
+        # With configure_optimizers returning None, Lightning steps a stand-in with no rates.
+        if len(optimizers) != 1 or not all("lr" in group for group in optimizers[0].param_groups or [{}]):
             raise UnsupportedSetupError(
-                "LRFinderCallback supports exactly one optimizer (with any number of param groups); "
-                f"configure_optimizers returned {len(trainer.optimizers)}."
+                "LRFinderCallback supports exactly one optimizer with a learning rate (any number of param "
+                "groups); configure_optimizers gave none or several."
             )
 
     def on_train_start(self, trainer, pl_module) -> None:

@@ -45,7 +45,8 @@ def classifier_class(namespace: str = "pytorch_lightning"):
             loss_offset: float = 0.0,
         ) -> None:
             super().__init__()
-            self.save_hyperparameters()
+            self.save_hyperparameters(ignore=["fail_with"])  # a class does not belong in a checkpoint
+            self.fail_with = fail_with
             self.body = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU())
             self.head = nn.Linear(32, 3)
             self.calls = 0
@@ -58,7 +59,7 @@ def classifier_class(namespace: str = "pytorch_lightning"):
             self.calls += 1
             self.seen.append((self.current_epoch, batch_idx))
             if self.hparams.fail_at_step is not None and self.calls > self.hparams.fail_at_step:
-                raise self.hparams.fail_with("boom from training_step")
+                raise self.fail_with("boom from training_step")
             x, y = batch
             loss = nn.functional.cross_entropy(self(x), y) + self.hparams.loss_offset
             if self.hparams.nan_at_step is not None and self.calls > self.hparams.nan_at_step:

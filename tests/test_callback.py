@@ -1,0 +1,349 @@
+"""The callback in real (small) Lightning fits: the ladder, restore, hand-over, budget, failures."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from models import classifier_class, loader, trainer_kwargs
+from torch.optim.lr_scheduler import OneCycleLR
+
+from pl_lrfind import LRFinderCallback, StopReason
+from pl_lrfind.callback import UnsupportedSetupError
+from pl_lrfind.core import lr_ladder
+
+Classifier = classifier_class()
+BATCHES = 16  # loader(): 256 samples in batches of 16
+
+
+class StepProbe(pl.Callback):
+    """Records every optimizer step's group rates and whether the finder was running."""
+
+    def __init__(self, finder: LRFinderCallback):
+        self.finder = finder
+        self.steps: list[tuple[str, list[float], list[float]]] = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        momenta = [g.get("momentum", g.get("betas", (None,))[0]) for g in optimizer.param_groups]
+        self.steps.append((self.finder.phase, [g["lr"] for g in optimizer.param_groups], momenta))
+
+    def rates(self, phase: str, group: int = 0) -> list[float]:
+        return [lrs[group] for p, lrs, _ in self.steps if p == phase]
+
+
+def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def fit(model, finder, probe=None, train=None, val=None, **trainer_overrides):
+    callbacks = [finder] + ([probe] if probe else []) + trainer_overrides.pop("callbacks", [])
+    trainer = pl.Trainer(callbacks=callbacks, **trainer_kwargs(**trainer_overrides))
+    trainer.fit(model, train or loader(), val)
+    return trainer
+
+
+class TestLadder:
+    def test_rate_grows_once_per_optimizer_step_on_every_group_keeping_ratios(self):
+        pl.seed_everything(0)
+        model = Classifier(lr=0.05, head_lr_ratio=0.1)  # body at a tenth of the head
+        finder = LRFinderCallback(min_lr=1e-4, max_lr=1e-2, num_steps=6, then="stop")
+        probe = StepProbe(finder)
+        fit(model, finder, probe, max_epochs=1, accumulate_grad_batches=2)
+        ladder = lr_ladder(1e-4, 1e-2, 6)
+        assert probe.rates("searching", 1) == pytest.approx(ladder)
+        assert probe.rates("searching", 0) == pytest.approx([lr * 0.1 for lr in ladder])
+        assert finder.result.lrs == pytest.approx(ladder)
+        # Six optimizer steps of two micro-batches each.
+        assert len(model.seen) == 12
+
+    def test_linear_mode(self):
+        pl.seed_everything(0)
+        finder = LRFinderCallback(min_lr=1e-3, max_lr=1e-2, num_steps=5, mode="linear", then="stop")
+        probe = StepProbe(finder)
+        fit(Classifier(), finder, probe, max_epochs=1)
+        assert probe.rates("searching") == pytest.approx(lr_ladder(1e-3, 1e-2, 5, "linear"))
+
+
+class TestRestore:
+    def test_weights_buffers_and_optimizer_are_restored_bit_for_bit(self):
+        pl.seed_everything(0)
+        model = Classifier(optimizer="adam")
+        before = state_of(model)
+        finder = LRFinderCallback(num_steps=20, then="stop")
+        trainer = fit(model, finder, max_epochs=1)
+        assert finder.result.num_steps_taken > 5
+        assert_same_state(state_of(model), before)
+        assert "body.1.running_mean" in before and before["body.1.num_batches_tracked"] == 0
+        optimizer = trainer.optimizers[0]
+        assert optimizer.state_dict()["state"] == {}
+        assert [g["lr"] for g in optimizer.param_groups] == [0.05]
+
+    def test_restores_trained_optimizer_state_from_a_checkpoint_and_no_false_blow_up(self, tmp_path):
+        pl.seed_everything(0)
+        model = Classifier(optimizer="adam", lr=0.01)
+        trainer = pl.Trainer(**trainer_kwargs(max_epochs=3))
+        trainer.fit(model, loader())
+        ckpt = tmp_path / "trained.ckpt"
+        trainer.save_checkpoint(ckpt)
+        saved = torch.load(ckpt, weights_only=False)
+
+        finder = LRFinderCallback(num_steps=40, min_lr=1e-7, max_lr=10.0, then="stop")
+        probe = StepProbe(finder)
+        trainer = pl.Trainer(callbacks=[finder, probe], **trainer_kwargs(max_epochs=5))
+        trainer.fit(model, loader(), ckpt_path=ckpt)
+
+        assert_same_state(state_of(model), saved["state_dict"])
+        live = trainer.optimizers[0].state_dict()
+        for index, param_state in saved["optimizer_states"][0]["state"].items():
+            for key, value in param_state.items():
+                assert torch.equal(live["state"][index][key], value), (index, key)
+        # A trained model: no blow-up read from early noise; it only diverges at large rates.
+        assert finder.result.num_steps_taken > 10
+        assert finder.result.lrs[-1] > 1e-3
+
+
+class TestHandOver:
+    def test_one_cycle_runs_exactly_the_budget_of_max_epochs(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = LRFinderCallback(num_steps=30, min_lr=1e-5, max_lr=10.0)
+        probe = StepProbe(finder)
+        trainer = fit(model, finder, probe, max_epochs=3)
+
+        finder_epochs = finder._budget["finder_epochs"]
+        real = [(e, b) for e, b in model.seen if e >= finder_epochs]
+        assert len(real) == 3 * BATCHES
+        for epoch in range(finder_epochs, finder_epochs + 3):  # every real epoch sees all the data
+            assert [b for e, b in real if e == epoch] == list(range(BATCHES))
+        assert trainer.current_epoch == finder_epochs + 3
+
+        scheduler = finder.scheduler
+        assert isinstance(scheduler, OneCycleLR)
+        assert scheduler.total_steps == 3 * BATCHES
+        assert scheduler.last_epoch == 3 * BATCHES
+        rates = probe.rates("training")
+        chosen = finder.result.chosen_lr
+        assert chosen == finder.result.suggestion
+        assert len(rates) == 3 * BATCHES
+        assert rates[0] == pytest.approx(chosen / 25.0)
+        assert max(rates) == pytest.approx(chosen, rel=1e-3)
+        assert rates[-1] == pytest.approx(chosen / 25.0 / 1e4, rel=1e-3)
+
+    def test_one_cycle_runs_exactly_max_steps(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
+        probe = StepProbe(finder)
+        trainer = fit(model, finder, probe, max_steps=20, max_epochs=-1)
+        assert len(probe.rates("searching")) == 10
+        assert len(probe.rates("training")) == 20
+        assert trainer.global_step == 30
+        assert finder.scheduler.total_steps == 20
+        assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * 0.5)
+
+    def test_one_cycle_cycles_momentum_and_keeps_group_ratios(self):
+        pl.seed_everything(0)
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        probe = StepProbe(finder)
+        fit(Classifier(head_lr_ratio=0.1), finder, probe, max_epochs=2)
+        head, body = probe.rates("training", 1), probe.rates("training", 0)
+        assert body == pytest.approx([lr * 0.1 for lr in head])
+        momenta = [m[0] for phase, _, m in probe.steps if phase == "training"]
+        assert momenta[0] == pytest.approx(0.95) and min(momenta) == pytest.approx(0.85, abs=1e-3)
+
+    def test_plain_sgd_momentum_is_left_alone(self):
+        pl.seed_everything(0)
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        probe = StepProbe(finder)
+        fit(Classifier(optimizer="plain_sgd"), finder, probe, max_epochs=1)
+        assert {m[0] for phase, _, m in probe.steps if phase == "training"} == {0}
+
+    def test_set_applies_the_rate_and_runs_the_users_epoch_scheduler(self):
+        pl.seed_everything(0)
+        model = Classifier(scheduler="step")  # StepLR: halve every epoch
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1, then="set")
+        probe = StepProbe(finder)
+        fit(model, finder, probe, max_epochs=3)
+        chosen = finder.result.chosen_lr
+        rates = probe.rates("training")
+        assert len(rates) == 3 * BATCHES
+        per_epoch = [rates[i * BATCHES : (i + 1) * BATCHES] for i in range(3)]
+        for k, epoch_rates in enumerate(per_epoch):
+            assert epoch_rates == pytest.approx([chosen * 0.5**k] * BATCHES)
+
+    def test_set_with_a_step_scheduler_runs_it_from_the_found_rate(self):
+        pl.seed_everything(0)
+        model = Classifier(scheduler="lambda")  # lr = base / (1 + step)
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1, then="set")
+        probe = StepProbe(finder)
+        fit(model, finder, probe, max_epochs=1)
+        chosen = finder.result.chosen_lr
+        assert probe.rates("training")[:4] == pytest.approx([chosen / (1 + k) for k in range(4)])
+
+    def test_stop_ends_the_fit_after_the_test(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = LRFinderCallback(num_steps=12, then="stop")
+        trainer = fit(model, finder, max_epochs=5)
+        assert len(model.seen) == finder.result.num_steps_taken <= 12
+        assert trainer.global_step == len(model.seen)
+        assert finder.result.chosen_lr is None and finder.result.suggestion is not None
+
+
+class TestObservers:
+    def test_validation_checkpoints_early_stopping_and_lr_monitor_see_only_the_real_fit(self, tmp_path):
+        from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+        from pytorch_lightning.loggers import CSVLogger
+
+        pl.seed_everything(0)
+        model = Classifier()
+        val_epochs: list[int] = []
+        model.on_validation_start = lambda: val_epochs.append(model.current_epoch)
+        finder = LRFinderCallback(num_steps=24, min_lr=1e-5, max_lr=1.0)
+        checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
+        stopper = EarlyStopping(monitor="val_loss", patience=100)
+        monitor = LearningRateMonitor(logging_interval="step")
+        trainer = fit(
+            model,
+            finder,
+            val=loader(64, seed=1),
+            max_epochs=2,
+            val_check_interval=4,
+            callbacks=[checkpoint, stopper, monitor],
+            logger=CSVLogger(tmp_path),
+            enable_checkpointing=True,
+        )
+        finder_epochs, finder_steps = finder._budget["finder_epochs"], finder._budget["finder_steps"]
+        assert finder_steps == 24 and finder_epochs == 2
+
+        assert val_epochs and min(val_epochs) >= finder_epochs
+        saved_steps = sorted(int(p.stem.split("step=")[1].split("-")[0]) for p in (tmp_path / "ckpt").glob("*.ckpt"))
+        assert saved_steps and min(saved_steps) > finder_steps
+        assert stopper.best_score is not None and trainer.current_epoch == finder_epochs + 2
+
+        import csv
+
+        rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
+        lr_rows = [(int(r["step"]), float(r["lr-SGD"])) for r in rows if r.get("lr-SGD")]
+        assert lr_rows and min(step for step, _ in lr_rows) >= finder_steps
+        assert max(lr for _, lr in lr_rows) <= finder.result.chosen_lr * (1 + 1e-6)
+
+
+class TestFailures:
+    @pytest.mark.parametrize(("error", "raised"), [(RuntimeError, RuntimeError), (KeyboardInterrupt, SystemExit)])
+    def test_an_exception_during_the_test_restores_the_weights_first(self, error, raised):
+        pl.seed_everything(0)
+        model = Classifier(fail_at_step=8, fail_with=error)
+        before = state_of(model)
+        finder = LRFinderCallback(num_steps=30)
+        with pytest.raises(raised):
+            fit(model, finder, max_epochs=2)
+        assert_same_state(state_of(model), before)
+        assert finder.result.stop_reason is StopReason.INTERRUPTED
+        assert finder.result.num_steps_taken == 8
+
+    def test_nan_loss_at_the_first_step_stops_restores_and_keeps_the_configured_rate(self):
+        pl.seed_everything(0)
+        model = Classifier(nan_at_step=0)
+        before = state_of(model)
+        finder = LRFinderCallback(num_steps=20, then="stop")
+        with pytest.warns(UserWarning, match="diverged_immediately"):
+            fit(model, finder, max_epochs=1)
+        assert finder.result.stop_reason is StopReason.NON_FINITE_LOSS
+        assert finder.result.suggestion is None and finder.result.lrs == []
+        assert_same_state(state_of(model), before)
+
+    def test_no_suggestion_leaves_the_users_rate_and_schedulers(self):
+        pl.seed_everything(0)
+        model = Classifier(nan_at_step=0, scheduler="step")
+        finder = LRFinderCallback(num_steps=20)
+        probe = StepProbe(finder)
+        with pytest.warns(UserWarning, match="no suggestion"):
+            fit(model, finder, probe, max_epochs=2, limit_train_batches=4)
+        assert probe.rates("training") == pytest.approx([0.05] * 4 + [0.025] * 4)
+
+
+class TestBadSetups:
+    @pytest.mark.parametrize(
+        ("name", "value", "match"),
+        [
+            ("min_lr", 20.0, "min_lr must be smaller than max_lr"),
+            ("max_lr", -1.0, "max_lr must be a positive"),
+            ("num_steps", 3, "num_steps must be an integer >= 5"),
+            ("beta", 1.5, "beta must lie in"),
+            ("divergence_threshold", 0.5, "divergence_threshold must be > 1"),
+            ("mode", "log", "mode must be one of"),
+            ("suggestion", "best", "suggestion must be one of"),
+            ("then", "train", "then must be one of"),
+            ("anneal_strategy", "cosine", "anneal_strategy must be one of"),
+            ("lr_factor", 0.0, "lr_factor must be a positive"),
+            ("pct_start", 1.0, "pct_start must lie in"),
+        ],
+    )
+    def test_bad_arguments_fail_at_construction(self, name, value, match):
+        with pytest.raises(ValueError, match=match):
+            LRFinderCallback(**{name: value})
+
+    def test_manual_optimization_is_refused_before_any_step(self):
+        class Manual(Classifier):
+            def __init__(self):
+                super().__init__()
+                self.automatic_optimization = False
+
+            def training_step(self, batch, batch_idx):
+                self.calls += 1
+                return None
+
+        model = Manual()
+        with pytest.raises(UnsupportedSetupError, match="automatic optimization only"):
+            fit(model, LRFinderCallback(), max_epochs=1)
+        assert model.calls == 0
+
+    def test_two_optimizers_are_refused(self):
+        class TwoOptimizers(Classifier):
+            def configure_optimizers(self):
+                return [torch.optim.SGD(self.body.parameters(), lr=0.1), torch.optim.SGD(self.head.parameters(), 0.1)]
+
+        # Lightning refuses this before the callback can: its message says what is supported.
+        with pytest.raises(Exception, match="multiple optimizers is only supported with manual optimization"):
+            fit(TwoOptimizers(), LRFinderCallback(), max_epochs=1)
+
+    def test_no_optimizer_is_refused(self):
+        class NoOptimizer(Classifier):
+            def configure_optimizers(self):
+                return None
+
+        with pytest.raises(UnsupportedSetupError, match="exactly one optimizer"):
+            fit(NoOptimizer(), LRFinderCallback(), max_epochs=1)
+
+    def test_one_cycle_needs_a_finite_budget(self):
+        with pytest.raises(UnsupportedSetupError, match="finite budget"):
+            fit(Classifier(), LRFinderCallback(), max_epochs=-1, max_steps=-1)
+
+
+@pytest.mark.parametrize("namespace", ["pytorch_lightning", "lightning.pytorch"])
+def test_works_with_both_lightning_namespaces(namespace):
+    lightning = importlib.import_module(namespace)
+    lightning.seed_everything(0)
+    model = classifier_class(namespace)()
+    finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+    trainer = lightning.Trainer(callbacks=[finder], **trainer_kwargs(max_epochs=1))
+    trainer.fit(model, loader())
+    assert finder.result.stop_reason is StopReason.COMPLETED
+    assert trainer.global_step == 10 + BATCHES
+    assert isinstance(trainer.lr_scheduler_configs[0].scheduler, OneCycleLR)
+
+
+def test_copy_of_callback_is_independent():
+    finder = LRFinderCallback()
+    twin = copy.deepcopy(finder)
+    assert twin.range_test_settings == finder.range_test_settings

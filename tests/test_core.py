@@ -1,0 +1,200 @@
+"""The pure range-test core on plain numbers: ladder, smoothing, stop rule, rules, result."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pl_lrfind.core import (
+    RULES,
+    DebiasedEMA,
+    LRFindResult,
+    RangeTest,
+    StopReason,
+    debiased_ema,
+    has_diverged,
+    lr_ladder,
+    suggest,
+)
+from pl_lrfind.core.range_test import grace_steps
+
+
+def synthetic_curve(num_steps=100, min_lr=1e-6, max_lr=10.0, noise=0.01, seed=0, blow_up=True):
+    """Flat, then a descent centred near 1e-2, then (optionally) a blow-up past 0.3."""
+    lrs = np.array(lr_ladder(min_lr, max_lr, num_steps))
+    z = np.log10(lrs)
+    loss = 2.0 - 1.5 / (1 + np.exp(-(z + 2.0) * 3))
+    if blow_up:
+        loss = loss + np.where(z > -0.5, (z + 0.5) ** 2 * 40, 0.0)
+    return lrs, loss + np.random.default_rng(seed).normal(0, noise, num_steps)
+
+
+def run_test(losses, **settings):
+    test = RangeTest(**settings)
+    for loss in losses:
+        if test.record(float(loss)):
+            break
+    else:
+        test.stop(StopReason.INTERRUPTED)
+    return test.result()
+
+
+class TestLadder:
+    def test_exponential_spans_min_to_max_evenly_in_log(self):
+        rungs = lr_ladder(1e-6, 1.0, 7)
+        assert rungs[0] == 1e-6 and rungs[-1] == 1.0
+        assert np.allclose(np.diff(np.log10(rungs)), 1.0)
+
+    def test_linear_spans_min_to_max_evenly(self):
+        rungs = lr_ladder(0.1, 1.0, 10, mode="linear")
+        assert rungs[0] == 0.1 and rungs[-1] == 1.0
+        assert np.allclose(np.diff(rungs), 0.1)
+
+    def test_range_test_visits_the_ladder_in_order(self):
+        result = run_test([1.0] * 10, min_lr=1e-3, max_lr=1.0, num_steps=10)
+        assert result.lrs == lr_ladder(1e-3, 1.0, 10)
+        assert result.stop_reason is StopReason.COMPLETED
+
+
+class TestSmoothing:
+    @pytest.mark.parametrize("beta", [0.0, 0.5, 0.98, 0.999])
+    def test_debiased_ema_of_a_constant_is_that_constant_from_step_one(self, beta):
+        assert debiased_ema([3.25] * 20, beta) == pytest.approx([3.25] * 20, rel=1e-12)
+
+    def test_debiased_ema_follows_the_formula(self):
+        ema, avg = DebiasedEMA(0.9), 0.0
+        for t, value in enumerate([5.0, 1.0, 2.0, 8.0], start=1):
+            avg = 0.9 * avg + 0.1 * value
+            assert ema.update(value) == pytest.approx(avg / (1 - 0.9**t))
+
+    def test_smoothed_losses_in_result_are_the_debiased_ema(self):
+        losses = [4.0, 3.0, 2.5, 2.0, 1.8, 1.7]
+        result = run_test(losses, num_steps=6, beta=0.7)
+        assert result.smoothed_losses == pytest.approx(debiased_ema(losses, 0.7))
+
+
+class TestStopRule:
+    def test_stops_when_smoothed_loss_exceeds_threshold_times_best(self):
+        losses = [1.0] * 20 + [100.0] * 20
+        result = run_test(losses, num_steps=40, beta=0.0, divergence_threshold=4.0)
+        assert result.stop_reason is StopReason.DIVERGED
+        assert result.num_steps_taken == 21  # the first point above 4 x best ends the test
+
+    def test_does_not_stop_below_the_threshold(self):
+        losses = [1.0] * 20 + [3.9] * 20
+        assert run_test(losses, num_steps=40, beta=0.0).stop_reason is StopReason.COMPLETED
+
+    @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+    def test_non_finite_loss_stops_at_once_and_is_not_recorded(self, bad):
+        result = run_test([2.0, 1.9, 1.8, bad, 1.0], num_steps=10)
+        assert result.stop_reason is StopReason.NON_FINITE_LOSS
+        assert result.losses == [2.0, 1.9, 1.8]
+
+    def test_negative_losses_do_not_trigger_divergence(self):
+        # A falling negative loss (a log-likelihood, say): 4 x best lies *below* best here.
+        losses = list(np.linspace(-1.0, -5.0, 30))
+        assert run_test(losses, num_steps=30, beta=0.0).stop_reason is StopReason.COMPLETED
+
+    def test_negative_losses_that_blow_up_still_stop(self):
+        losses = [-2.0] * 15 + [50.0] * 15
+        assert run_test(losses, num_steps=30, beta=0.0).stop_reason is StopReason.DIVERGED
+
+    @pytest.mark.parametrize(
+        ("smoothed", "best", "expected"),
+        [(4.1, 1.0, True), (3.9, 1.0, False), (-1.9, -2.0, False), (6.1, -2.0, True), (-9.0, -2.0, False)],
+    )
+    def test_has_diverged_is_a_rise_measured_against_abs_best(self, smoothed, best, expected):
+        assert has_diverged(smoothed, best, 4.0) is expected
+
+    def test_early_noise_on_a_trained_model_is_no_blow_up(self):
+        # Already-trained model: the first batch happens to be easy (loss ~0), the rest typical.
+        losses = [0.001] + [0.05, 0.02, 0.08, 0.03, 0.06] * 10
+        result = run_test(losses, num_steps=50, beta=0.98)
+        assert result.stop_reason is StopReason.COMPLETED
+        assert grace_steps(50) > 1
+
+    def test_steps_per_lr_averages_each_rung(self):
+        result = run_test([1.0, 3.0] * 6, num_steps=6, steps_per_lr=2, beta=0.0)
+        assert result.losses == [2.0] * 6
+        assert result.num_steps_taken == 6
+
+
+class TestRules:
+    @pytest.mark.parametrize("rule", sorted(RULES))
+    def test_every_rule_lands_on_the_descent_of_a_clean_curve(self, rule):
+        lrs, loss = synthetic_curve()
+        lr = suggest(lrs, loss, rule=rule)
+        # Between the start of the descent and the blow-up.
+        assert 1e-4 < lr < 0.3, (rule, lr)
+
+    def test_suggestion_is_none_with_too_few_points(self):
+        assert suggest([1e-3, 1e-2], [1.0, 0.5]) is None
+
+    def test_unknown_rule_is_rejected_with_the_allowed_names(self):
+        with pytest.raises(ValueError, match="suggestion must be one of"):
+            suggest([1e-3] * 10, [1.0] * 10, rule="magic")
+
+    def test_result_carries_every_rule_and_the_chosen_one(self):
+        _, loss = synthetic_curve()
+        result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100, suggestion="valley")
+        assert set(result.suggestions) == set(RULES)
+        assert result.suggestion == result.suggestions["valley"]
+
+
+class TestResult:
+    def test_round_trips_through_json(self):
+        _, loss = synthetic_curve()
+        result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
+        text = result.to_json()
+        json.loads(text)  # plain JSON
+        again = LRFindResult.from_json(text)
+        assert again == result
+        assert isinstance(again.stop_reason, StopReason)
+
+    def test_diagnosis_ok_on_a_clean_curve(self):
+        _, loss = synthetic_curve()
+        assert run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100).diagnosis == "ok"
+
+    def test_diagnosis_never_diverged_when_still_falling_at_max_lr(self):
+        _, loss = synthetic_curve(max_lr=1e-2, blow_up=False)
+        result = run_test(loss, min_lr=1e-6, max_lr=1e-2, num_steps=100)
+        assert result.diagnosis == "never_diverged"
+
+    def test_diagnosis_no_descent_on_a_flat_then_rising_curve(self):
+        lrs = np.array(lr_ladder(1e-6, 10.0, 100))
+        loss = 0.05 + np.where(lrs > 0.1, (np.log10(lrs) + 1) * 2, 0.0)
+        result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
+        assert result.diagnosis == "no_descent"
+
+    def test_diagnosis_diverged_immediately(self):
+        result = run_test([1.0, 2.0, math.nan], num_steps=100)
+        assert result.diagnosis == "diverged_immediately"
+
+    def test_diagnosis_too_noisy(self):
+        _, loss = synthetic_curve(noise=1.0, seed=3)
+        result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100, divergence_threshold=1e9)
+        assert result.diagnosis == "too_noisy"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("min_lr", 0.0, "min_lr must be a positive"),
+        ("min_lr", -1e-3, "min_lr must be a positive"),
+        ("max_lr", math.inf, "max_lr must be a positive"),
+        ("min_lr", 100.0, "min_lr must be smaller than max_lr"),
+        ("num_steps", 4, "num_steps must be an integer >= 5"),
+        ("mode", "cubic", "mode must be one of"),
+        ("beta", 1.0, r"beta must lie in \[0, 1\)"),
+        ("beta", -0.1, r"beta must lie in \[0, 1\)"),
+        ("divergence_threshold", 1.0, "divergence_threshold must be > 1"),
+        ("steps_per_lr", 0, "steps_per_lr must be an integer >= 1"),
+        ("suggestion", "magic", "suggestion must be one of"),
+    ],
+)
+def test_bad_settings_fail_fast_naming_the_argument(name, value, match):
+    with pytest.raises(ValueError, match=match):
+        RangeTest(**{name: value})
