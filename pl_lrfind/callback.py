@@ -161,9 +161,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 "groups); configure_optimizers gave none or several."
             )
 
+        if self.phase == TRAINING:
+            # Resumed from a checkpoint of the real fit. The fit loop decides whether there is
+            # anything left to run before on_train_start, so the budget is extended here.
+            self._extend_budget(trainer, **self._budget)
+
     def on_train_start(self, trainer, pl_module) -> None:
         if self.phase == TRAINING:  # resumed from a checkpoint of the real fit
-            self._extend_budget(trainer, **self._budget)
             if self.scheduler_state is not None:
                 self._install_one_cycle(trainer, self.scheduler_state)
             return
@@ -244,7 +248,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         return scaler.get_scale() < self._scale_before_step
 
     def _apply_lr(self, optimizer, lr: float) -> None:
-        for group, ratio in zip(optimizer.param_groups, self._group_ratios):
+        for group, ratio in zip(optimizer.param_groups, self._group_ratios, strict=True):
             group["lr"] = lr * ratio
 
     # ------------------------------------------------------------------ hand-over
@@ -330,7 +334,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         )
         if state is not None:
             self.scheduler.load_state_dict(state)
-            for group, saved in zip(optimizer.param_groups, saved_groups):
+            for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
                 group.update(saved)
         trainer.strategy.lr_scheduler_configs = [_lightning.scheduler_config(trainer, self.scheduler)]
 
@@ -451,12 +455,9 @@ def _end_epoch_after_this_batch(trainer) -> None:
 
 def _rescale_base_lrs(trainer, optimizer, new_bases: list[float]) -> None:
     """Make the chosen rates the groups' base rates, so the user's schedulers run from them."""
-    factors = []
-    for group, new_base in zip(optimizer.param_groups, new_bases):
+    for group, new_base in zip(optimizer.param_groups, new_bases, strict=True):
         old_base = group.get("initial_lr", group["lr"])
-        factor = new_base / old_base if old_base > 0 else 0.0
-        factors.append(factor)
-        group["lr"] = group["lr"] * factor if old_base > 0 else new_base
+        group["lr"] = group["lr"] * new_base / old_base if old_base > 0 else new_base
         if "initial_lr" in group:
             group["initial_lr"] = new_base
     for config in trainer.lr_scheduler_configs:

@@ -63,7 +63,8 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
     if depth <= MIN_RELATIVE_DEPTH * abs(start) or i_min < max(1, n // 10):
         return _verdict(NO_DESCENT)
 
-    noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
+    with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e300 give an infinite spread
+        noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
     if noise > NOISE_TO_DEPTH * depth:
         return _verdict(TOO_NOISY)
 

@@ -1,0 +1,185 @@
+"""Setups real training uses: DDP, mixed precision, accumulation, clipping, resume, odd loops."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from models import loader, trainer_kwargs
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.plugins import MixedPrecision
+from test_callback import BATCHES, Classifier, StepProbe, assert_same_state, fit, state_of
+
+from pl_lrfind import LRFinderCallback, StopReason
+
+HERE = Path(__file__).parent
+
+
+def test_ddp_two_cpu_processes_agree_on_curve_rate_and_weights(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent), MASTER_PORT=str(29500 + os.getpid() % 1000))
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "ddp_worker.py"), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    first, second = ranks
+    assert first["result"]["losses"] == second["result"]["losses"]  # the cross-rank mean, on both
+    assert first["result"]["suggestion"] == second["result"]["suggestion"] is not None
+    assert first["result"]["stop_reason"] == second["result"]["stop_reason"]
+    assert first["global_step"] == second["global_step"]
+    assert first["weights_sha256"] == second["weights_sha256"]
+
+
+class TestPrecision:
+    def test_bf16_mixed_on_cpu(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        before = state_of(model)
+        finder = LRFinderCallback(num_steps=15, min_lr=1e-5, max_lr=1.0, then="stop")
+        fit(model, finder, max_epochs=1, precision="bf16-mixed")
+        assert finder.result.num_steps_taken >= 5
+        assert finder.result.suggestion is not None
+        assert_same_state(state_of(model), before)
+
+    def test_fp16_steps_skipped_by_the_grad_scaler_are_not_rungs_or_points(self):
+        class Overflowing(Classifier):
+            """Every fourth step's loss is scaled to overflow, so the grad scaler skips the step."""
+
+            def training_step(self, batch, batch_idx):
+                loss = super().training_step(batch, batch_idx)
+                return loss * 1e36 if self.calls % 4 == 0 else loss
+
+        pl.seed_everything(0)
+        model = Overflowing()
+        finder = LRFinderCallback(num_steps=12, min_lr=1e-5, max_lr=1e-2, then="stop")
+        probe = StepProbe(finder)
+        scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8, growth_interval=1000)
+        fit(model, finder, probe, max_epochs=2, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
+        result = finder.result
+        assert result.stop_reason is StopReason.COMPLETED
+        assert result.num_steps_taken == 12
+        assert max(result.losses) < 100  # no overflowed loss was recorded
+        assert len(model.seen) == 15  # twelve good steps, with a skipped one after every three
+        rates = probe.rates("searching")
+        # The rung after a skipped step is tried again at the same rate.
+        assert sorted(set(rates)) == pytest.approx(result.lrs)
+
+
+class TestAccumulationAndClipping:
+    def test_recorded_loss_is_the_mean_over_the_whole_optimizer_step(self):
+        class Recording(Classifier):
+            def training_step(self, batch, batch_idx):
+                loss = super().training_step(batch, batch_idx)
+                self.micro_losses.append(float(loss))
+                return loss
+
+        pl.seed_everything(0)
+        model = Recording()
+        model.micro_losses = []
+        finder = LRFinderCallback(num_steps=8, min_lr=1e-5, max_lr=1e-2, then="stop", beta=0.0)
+        fit(model, finder, max_epochs=1, accumulate_grad_batches=4, gradient_clip_val=0.5)
+        micro = model.micro_losses
+        expected = [sum(micro[i : i + 4]) / 4 for i in range(0, 32, 4)]
+        assert finder.result.losses == pytest.approx(expected, rel=1e-6)
+
+    def test_short_last_accumulation_window_of_an_epoch_is_averaged_over_its_own_batches(self):
+        pl.seed_everything(0)
+        finder = LRFinderCallback(num_steps=6, min_lr=1e-5, max_lr=1e-2, then="stop", beta=0.0)
+        model = Classifier()
+        # 16 batches in windows of 5: steps of 5, 5, 5 and 1 micro-batches per epoch.
+        fit(model, finder, max_epochs=1, accumulate_grad_batches=5)
+        assert finder.result.num_steps_taken == 6
+        assert max(finder.result.losses) < 3 * min(finder.result.losses)
+
+
+class CrashAtEpoch(Callback):
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+class TestResume:
+    def run(self, tmp_path, crash_at=None, ckpt_path=None, max_epochs=4):
+        pl.seed_everything(0)
+        model = Classifier(optimizer="adam", lr=0.01)
+        finder = LRFinderCallback(num_steps=20, min_lr=1e-5, max_lr=1.0)
+        checkpoint = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
+        callbacks = [checkpoint] + ([CrashAtEpoch(crash_at)] if crash_at is not None else [])
+        trainer = pl.Trainer(
+            callbacks=[finder, *callbacks], **trainer_kwargs(max_epochs=max_epochs, enable_checkpointing=True)
+        )
+        trainer.fit(model, loader(), ckpt_path=ckpt_path)
+        return model, finder, trainer
+
+    def test_resumed_real_fit_ends_with_the_same_weights_bit_for_bit(self, tmp_path):
+        model_a, finder_a, trainer_a = self.run(tmp_path / "a")
+        finder_epochs = finder_a._budget["finder_epochs"]
+
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            self.run(tmp_path / "b", crash_at=finder_epochs + 2)
+        last = tmp_path / "b" / f"epoch={finder_epochs + 1}.ckpt"
+        assert last.exists()
+
+        model_c, finder_c, trainer_c = self.run(tmp_path / "c", ckpt_path=last)
+        assert len(model_c.seen) == 2 * BATCHES  # the finder did not run again
+        assert finder_c.result == finder_a.result
+        assert trainer_c.global_step == trainer_a.global_step
+        assert finder_c.scheduler.last_epoch == finder_a.scheduler.last_epoch == 4 * BATCHES
+        assert_same_state(state_of(model_c), state_of(model_a))
+
+    def test_resuming_a_checkpoint_from_before_the_finder_plans_only_the_remaining_budget(self, tmp_path):
+        pl.seed_everything(0)
+        model = Classifier()
+        trainer = pl.Trainer(**trainer_kwargs(max_epochs=2))
+        trainer.fit(model, loader())
+        trainer.save_checkpoint(tmp_path / "plain.ckpt")
+
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1.0)
+        trainer = pl.Trainer(callbacks=[finder], **trainer_kwargs(max_epochs=5))
+        trainer.fit(model, loader(), ckpt_path=tmp_path / "plain.ckpt")
+        assert finder.result is not None and finder.result.num_steps_taken > 5
+        assert finder.scheduler.total_steps == 3 * BATCHES
+        assert trainer.global_step == 2 * BATCHES + finder._budget["finder_steps"] + 3 * BATCHES
+
+
+class TestLoops:
+    def test_dataloader_shorter_than_the_ladder_keeps_going_across_epochs(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-2)
+        trainer = fit(model, finder, train=loader(n=64), max_epochs=2)  # 4 batches per epoch
+        assert finder.result.num_steps_taken == 10
+        assert finder._budget["finder_epochs"] == 3
+        assert trainer.current_epoch == 3 + 2
+        assert len(model.seen) == 10 + 2 * 4
+
+    def test_limit_train_batches(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = LRFinderCallback(num_steps=7, min_lr=1e-5, max_lr=1e-2)
+        fit(model, finder, max_epochs=2, limit_train_batches=3)
+        assert finder.result.num_steps_taken == 7
+        assert finder.scheduler.total_steps == 2 * 3
+
+    def test_fast_dev_run_skips_the_test_and_runs_the_users_fit(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = LRFinderCallback()
+        fit(model, finder, fast_dev_run=True)
+        assert finder.result.stop_reason is StopReason.SKIPPED
+        assert finder.result.suggestion is None
+        assert len(model.seen) == 1
