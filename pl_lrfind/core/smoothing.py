@@ -2,10 +2,10 @@
 
 * :class:`DebiasedEMA` runs online, one loss at a time, and feeds the stop rule. It is what
   fastai and Lightning smooth with, debiased so that the first values are not dragged to zero.
-* :func:`centered_smooth` runs offline on the finished curve and feeds the suggestion rules.
-  An EMA lags: with ``beta=0.98`` its output trails the raw curve by tens of steps, which moves
-  every feature of the curve (its minimum, its steepest point) to higher learning rates. A
-  centred kernel has no lag, so the rules read the curve where it really is.
+* :func:`centered_smooth` runs offline on the finished curve and feeds the diagnosis. An EMA
+  lags: with ``beta=0.98`` its output trails the raw curve by tens of steps, which moves every
+  feature of the curve (its minimum, its steepest point) to higher learning rates and blurs
+  the noise estimate. A centred kernel has no lag, so the diagnosis reads the curve where it is.
 """
 
 from __future__ import annotations
