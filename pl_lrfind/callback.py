@@ -25,6 +25,7 @@ import torch
 from torch.optim.lr_scheduler import OneCycleLR
 
 from . import _lightning
+from . import tensorboard as tb_log
 from .core import LRFindResult, RangeTest, StopReason
 from .core.range_test import validate_settings
 from .core.rules import DEFAULT_RULE
@@ -65,6 +66,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
             only when the optimizer has momentum to cycle (plain SGD is left alone).
+        log_to_tensorboard: log the curve (``lr_find/...`` scalars, a figure and a summary
+            text) and the one-cycle rates of the real fit. Uses the Trainer's
+            ``TensorBoardLogger`` when it has one, else a run of its own under
+            ``default_root_dir/lr_find``. Rank zero only.
         verbose: print the result's summary (rank zero).
     """
 
@@ -88,6 +93,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         cycle_momentum: bool = True,
         base_momentum: float = 0.85,
         max_momentum: float = 0.95,
+        log_to_tensorboard: bool = True,
         verbose: bool = True,
     ) -> None:
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
@@ -125,6 +131,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             max_momentum=max_momentum,
         )
         self.cycle_momentum = cycle_momentum
+        self.log_to_tensorboard = log_to_tensorboard
         self.verbose = verbose
 
         self.result: LRFindResult | None = None
@@ -140,6 +147,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._last_global_step = 0
         self._scale_before_step: float | None = None
         self._scheduler_state: dict | None = None
+        self._writer = None  # a SummaryWriter on rank zero while logging, else None
+        self._own_logger = None  # the TensorBoardLogger we opened when the Trainer had none
 
     @property
     def state_key(self) -> str:
@@ -168,6 +177,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
     def on_train_start(self, trainer, pl_module) -> None:
         if self.phase == TRAINING:  # resumed from a checkpoint of the real fit
+            self._writer = self._open_writer(trainer)
             if self.scheduler_state is not None:
                 self._install_one_cycle(trainer, self.scheduler_state)
             return
@@ -189,6 +199,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._snapshot = TrainingSnapshot.take(pl_module, optimizer)
         self._group_ratios = _group_ratios(optimizer)
         self._range_test = RangeTest(**self.range_test_settings)
+        self._writer = self._open_writer(trainer)
         self._set_aside = {
             "callbacks": list(trainer.callbacks),
             "schedulers": trainer.strategy.lr_scheduler_configs,
@@ -216,6 +227,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         if self.phase == SEARCHING:
             scaler = _grad_scaler(trainer)
             self._scale_before_step = scaler.get_scale() if scaler is not None else None
+        elif self.phase == TRAINING and self.scheduler is not None and self._writer is not None:
+            groups = optimizer.param_groups
+            momenta = [_momentum(group) for group in groups] if self.scheduler.cycle_momentum else None
+            tb_log.log_schedule(self._writer, trainer.global_step, [group["lr"] for group in groups], momenta)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.phase != SEARCHING:
@@ -235,7 +250,12 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         if trainer.world_size > 1:  # every rank must see the same curve and stop on the same step
             reduced = trainer.strategy.reduce(torch.tensor(step_loss, device=pl_module.device), reduce_op="mean")
             step_loss = float(reduced)
-        if self._range_test.record(step_loss):
+        test = self._range_test
+        points = len(test.lrs)
+        done = test.record(step_loss)
+        if self._writer is not None and len(test.lrs) > points:
+            tb_log.log_step(self._writer, trainer.global_step, test.lrs[-1], test.losses[-1], test.smoothed[-1])
+        if done:
             self._finish_search(trainer, pl_module)
         else:
             self._apply_lr(trainer.optimizers[0], self._range_test.current_lr)
@@ -264,6 +284,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         rank_zero = _lightning.rank_zero(trainer)
         if self.result.suggestion is not None and self.then != "stop":
             self.result.chosen_lr = self.result.suggestion * self.lr_factor
+        self._log_result(trainer)
         if self.verbose:
             rank_zero.rank_zero_info(self.result.summary())
         if self.result.diagnosis != "ok":
@@ -369,12 +390,39 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             self.result = self._range_test.result()
             self._range_test = None
             self.phase = FINISHED
+            self._log_result(trainer)
         self._give_back(trainer)
+        self._close_writer()
 
     def on_train_end(self, trainer, pl_module) -> None:
         if self.phase == SEARCHING:  # the fit ended before the test did (e.g. a max_time limit)
             self._finish_search(trainer, pl_module, StopReason.INTERRUPTED)
         self._give_back(trainer)
+        self._close_writer()
+
+    # ------------------------------------------------------------------ logging
+
+    def _open_writer(self, trainer):
+        """The Trainer's TensorBoard writer, else one of our own; None off rank zero or when off."""
+        if not self.log_to_tensorboard or not trainer.is_global_zero:
+            return None
+        tensorboard_logger = _lightning.namespace_of(trainer).loggers.TensorBoardLogger
+        for logger in trainer.loggers:
+            if isinstance(logger, tensorboard_logger):
+                return logger.experiment
+        self._own_logger = tensorboard_logger(save_dir=trainer.default_root_dir, name="lr_find")
+        return self._own_logger.experiment
+
+    def _log_result(self, trainer) -> None:
+        if self._writer is not None:
+            tb_log.log_result(self._writer, self.result, trainer.global_step)
+            self._writer.flush()
+
+    def _close_writer(self) -> None:
+        if self._own_logger is not None:
+            self._own_logger.finalize("success")
+            self._own_logger = None
+        self._writer = None
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -424,6 +472,10 @@ def _group_ratios(optimizer) -> list[float]:
 def _has_momentum(optimizer) -> bool:
     defaults = optimizer.defaults
     return "betas" in defaults or defaults.get("momentum", 0) > 0
+
+
+def _momentum(group: dict) -> float:
+    return group["betas"][0] if "betas" in group else group["momentum"]
 
 
 def _grad_scaler(trainer):

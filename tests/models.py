@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import tempfile
 
 import torch
 from torch import nn
@@ -98,8 +99,9 @@ def classifier_class(namespace: str = "pytorch_lightning"):
 
 
 def trainer_kwargs(**overrides):
-    """Quiet, CPU-only Trainer settings for tests."""
+    """Quiet, CPU-only Trainer settings for tests; anything written goes to a fresh temp dir."""
     settings = dict(
+        default_root_dir=tempfile.mkdtemp(prefix="pl_lrfind_test_"),
         accelerator="cpu",
         devices=1,
         logger=False,

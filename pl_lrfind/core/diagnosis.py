@@ -15,6 +15,7 @@ DIVERGED_IMMEDIATELY = "diverged_immediately"
 NEVER_DIVERGED = "never_diverged"
 TOO_NOISY = "too_noisy"
 TOO_SHORT = "too_short"
+SKIPPED = "skipped"
 
 ADVICE = {
     OK: "the loss falls, bottoms out and rises: the suggestion is read from a clean curve.",
@@ -33,6 +34,7 @@ ADVICE = {
         "Raise the batch size, or average several batches per rate (steps_per_lr)."
     ),
     TOO_SHORT: "fewer than five points were recorded: there is no curve to read.",
+    SKIPPED: "the test did not run (fast_dev_run is on): there is no curve to read.",
 }
 
 NOISE_TO_DEPTH = 0.5
@@ -49,6 +51,8 @@ class Diagnosis:
 
 def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis:
     """Classify a curve as ``ok`` or by its most serious defect, with advice."""
+    if stop_reason is StopReason.SKIPPED:
+        return _verdict(SKIPPED)
     n = len(curve)
     blew_up = stop_reason in (StopReason.DIVERGED, StopReason.NON_FINITE_LOSS)
     if blew_up and n < max(MIN_POINTS, num_steps // 10):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .stop import StopReason
@@ -49,7 +50,10 @@ class LRFindResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LRFindResult:
-        return cls(**data)
+        """Build from :meth:`to_dict` output; keys a later version added are ignored, so logs
+        written by a newer pl_lrfind still read."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: copy.deepcopy(value) for key, value in data.items() if key in known})
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)

@@ -1,0 +1,75 @@
+"""What the callback writes to TensorBoard, read back with TensorBoard's own reader."""
+
+from __future__ import annotations
+
+import json
+
+import pytorch_lightning as pl
+from models import loader
+from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from test_callback import Classifier, fit
+
+from pl_lrfind import LRFinderCallback
+from pl_lrfind.cli import main
+from pl_lrfind.plotting import format_lr
+
+
+def accumulate(run_dir) -> EventAccumulator:
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    events.Reload()
+    return events
+
+
+def assert_finder_logged(run_dir, finder: LRFinderCallback) -> EventAccumulator:
+    events = accumulate(run_dir)
+    tags = events.Tags()
+    steps = finder.result.num_steps_taken
+    for tag in ("lr_find/lr", "lr_find/loss", "lr_find/smoothed_loss"):
+        assert len(events.Scalars(tag)) == steps, tag
+    lrs = [e.value for e in events.Scalars("lr_find/lr")]
+    assert all(abs(a - b) <= 1e-6 * b for a, b in zip(lrs, finder.result.lrs, strict=True))
+    assert "lr_find/curve" in tags["images"]
+    assert any(tag.startswith("lr_find/summary") for tag in tags["tensors"])
+    assert any(tag.startswith("lr_find/result_json") for tag in tags["tensors"])
+    return events
+
+
+def test_logs_into_the_trainers_tensorboard_run_and_report_agrees(tmp_path, capsys):
+    pl.seed_everything(0)
+    finder = LRFinderCallback(num_steps=15, min_lr=1e-5, max_lr=1.0)
+    logger = TensorBoardLogger(tmp_path, name="run")
+    fit(Classifier(), finder, max_epochs=2, logger=logger, train=loader())
+    events = assert_finder_logged(logger.log_dir, finder)
+    # The real fit's one-cycle rate, one point per real optimizer step, peaking at the chosen rate.
+    fit_lrs = [e.value for e in events.Scalars("lr_find/fit/lr")]
+    assert len(fit_lrs) == finder.scheduler.total_steps
+    assert abs(max(fit_lrs) - finder.result.chosen_lr) <= 1e-3 * finder.result.chosen_lr
+    assert len(events.Scalars("lr_find/fit/momentum")) == len(fit_lrs)
+
+    assert main(["report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert format_lr(finder.result.suggestion) in out
+    assert (tmp_path / "lr_find_report.png").stat().st_size > 0
+    assert main(["report", str(tmp_path), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert run["result"]["suggestion"] == finder.result.suggestion
+
+
+def test_without_a_tensorboard_logger_writes_a_run_of_its_own(tmp_path):
+    pl.seed_everything(0)
+    finder = LRFinderCallback(num_steps=12, then="stop")
+    fit(Classifier(), finder, max_epochs=1, logger=CSVLogger(tmp_path), default_root_dir=tmp_path)
+    (run_dir,) = (tmp_path / "lr_find").iterdir()
+    assert_finder_logged(run_dir, finder)
+
+
+def test_no_logger_at_all_and_logging_can_be_switched_off(tmp_path):
+    pl.seed_everything(0)
+    finder = LRFinderCallback(num_steps=12, then="stop")
+    fit(Classifier(), finder, max_epochs=1, logger=False, default_root_dir=tmp_path / "on")
+    assert_finder_logged(next((tmp_path / "on" / "lr_find").iterdir()), finder)
+
+    quiet = LRFinderCallback(num_steps=12, then="stop", log_to_tensorboard=False)
+    fit(Classifier(), quiet, max_epochs=1, logger=False, default_root_dir=tmp_path / "off")
+    assert not (tmp_path / "off" / "lr_find").exists()

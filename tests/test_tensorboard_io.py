@@ -1,0 +1,183 @@
+"""Writing range tests with a real SummaryWriter and reading them back with TensorBoard's reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util.tensor_util import make_ndarray
+from test_plotting import synthetic_result
+from torch.utils.tensorboard import SummaryWriter
+
+from pl_lrfind.core import LRFindResult
+from pl_lrfind.plotting import format_lr
+from pl_lrfind.tensorboard import (
+    CURVE_TAG,
+    FIT_LR_TAG,
+    FIT_MOMENTUM_TAG,
+    LOSS_TAG,
+    LR_TAG,
+    RESULT_TAG,
+    SMOOTHED_LOSS_TAG,
+    SUMMARY_TAG,
+    ReportError,
+    log_result,
+    log_schedule,
+    log_step,
+    read_runs,
+)
+
+SCHEDULE_STEPS = 3
+TEXT_SUFFIX = "/text_summary"  # what torch's add_text appends to the tag
+
+
+def write_run(log_dir: Path, result: LRFindResult, finished: bool = True) -> Path:
+    """Log ``result`` the way the callback does: every point, then the result, then a little schedule."""
+    writer = SummaryWriter(str(log_dir))
+    for step, point in enumerate(zip(result.lrs, result.losses, result.smoothed_losses, strict=True)):
+        log_step(writer, step, *point)
+    end = result.num_steps_taken
+    if finished:
+        log_result(writer, result, end)
+        for step in range(end, end + SCHEDULE_STEPS):
+            log_schedule(writer, step, [0.1 * step, 0.01 * step], [0.9, 0.85])
+    writer.close()
+    (event_file,) = log_dir.glob("events.out.tfevents.*")
+    return event_file
+
+
+def cut_inside_result(event_file: Path) -> None:
+    """Truncate the file in the middle of the result record, as a crash during the write would."""
+    data = event_file.read_bytes()
+    event_file.write_bytes(data[: data.index(b'"smoothed_losses"')])
+
+
+def accumulate(path: Path) -> EventAccumulator:
+    accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0, "images": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def text(accumulator: EventAccumulator, tag: str) -> str:
+    (event,) = accumulator.Tensors(tag + TEXT_SUFFIX)
+    return make_ndarray(event.tensor_proto).item().decode("utf-8")
+
+
+@pytest.fixture
+def result() -> LRFindResult:
+    result = synthetic_result()
+    result.chosen_lr = result.suggestion * 0.5
+    return result
+
+
+def test_written_tags_read_back_with_event_accumulator(tmp_path, result):
+    write_run(tmp_path, result)
+    accumulator = accumulate(tmp_path)
+    n = result.num_steps_taken
+    for tag, values in ((LR_TAG, result.lrs), (LOSS_TAG, result.losses), (SMOOTHED_LOSS_TAG, result.smoothed_losses)):
+        events = accumulator.Scalars(tag)
+        assert [event.step for event in events] == list(range(n))
+        assert [event.value for event in events] == pytest.approx(values, rel=1e-6)  # stored as float32
+    for tag in (FIT_LR_TAG, FIT_LR_TAG + "_group1", FIT_MOMENTUM_TAG, FIT_MOMENTUM_TAG + "_group1"):
+        assert [event.step for event in accumulator.Scalars(tag)] == list(range(n, n + SCHEDULE_STEPS))
+    assert [event.value for event in accumulator.Scalars(FIT_MOMENTUM_TAG + "_group1")] == pytest.approx([0.85] * 3)
+    (image,) = accumulator.Images(CURVE_TAG)
+    assert image.step == n and image.width > 0 and image.height > 0
+    for tag in (SUMMARY_TAG, RESULT_TAG):
+        assert accumulator.SummaryMetadata(tag + TEXT_SUFFIX).plugin_data.plugin_name == "text"
+    summary = text(accumulator, SUMMARY_TAG)
+    for expected in (format_lr(result.chosen_lr), format_lr(result.suggestion), result.stop_reason.value):
+        assert expected in summary
+    assert result.advice in summary
+    assert json.loads(text(accumulator, RESULT_TAG)) == result.to_dict()
+
+
+def test_read_runs_recovers_the_exact_result(tmp_path, result):
+    write_run(tmp_path / "lightning_logs" / "version_0", result)
+    runs = read_runs(tmp_path)
+    assert list(runs) == ["lightning_logs/version_0"]
+    assert runs["lightning_logs/version_0"].to_dict() == result.to_dict()
+
+
+def test_read_runs_names(tmp_path, result):
+    event_file = write_run(tmp_path / "a" / "version_0", result)
+    write_run(tmp_path / "b" / "version_0", synthetic_result(shift=1.0))
+    assert list(read_runs(tmp_path / "a" / "version_0")) == ["version_0"]
+    assert list(read_runs(str(event_file))) == ["version_0"]
+    both = read_runs([tmp_path / "a", tmp_path / "b"])
+    assert list(both) == [(tmp_path / "a" / "version_0").as_posix(), (tmp_path / "b" / "version_0").as_posix()]
+
+
+def test_runs_without_finder_tags_are_skipped(tmp_path, result):
+    write_run(tmp_path / "finder", result)
+    other = SummaryWriter(str(tmp_path / "other"))
+    other.add_scalar("train/loss", 1.0, 0)
+    other.close()
+    assert list(read_runs(tmp_path)) == ["finder"]
+
+
+def test_latest_result_in_a_reused_directory_wins(tmp_path, result):
+    write_run(tmp_path, synthetic_result(shift=1.0))
+    writer = SummaryWriter(str(tmp_path))
+    log_result(writer, result, 0)
+    writer.close()
+    assert read_runs(tmp_path)[tmp_path.name].to_dict() == result.to_dict()
+
+
+def test_missing_path(tmp_path):
+    with pytest.raises(ReportError, match="does not exist"):
+        read_runs(tmp_path / "nope")
+
+
+def test_no_event_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("no logs here")
+    with pytest.raises(ReportError, match="no TensorBoard event files under"):
+        read_runs(tmp_path)
+
+
+def test_no_finder_runs(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_scalar("train/loss", 1.0, 0)
+    writer.close()
+    with pytest.raises(ReportError, match=r"no lr_find results under .*1 event file\(s\) read"):
+        read_runs(tmp_path)
+
+
+def test_unfinished_test_is_reported(tmp_path, result):
+    write_run(tmp_path, result, finished=False)
+    with pytest.raises(ReportError, match="has lr_find data but no lr_find/result_json") as error:
+        read_runs(tmp_path)
+    assert "Damaged" not in str(error.value)
+
+
+def test_truncated_event_file_is_named(tmp_path, result):
+    event_file = write_run(tmp_path, result)
+    cut_inside_result(event_file)
+    with pytest.raises(ReportError, match="no lr_find/result_json") as error:
+        read_runs(tmp_path)
+    assert f"Damaged event file(s): {event_file} (" in str(error.value)
+    assert "truncated record" in str(error.value)
+
+
+def test_file_cut_to_its_first_bytes(tmp_path, result):
+    event_file = write_run(tmp_path, result)
+    event_file.write_bytes(event_file.read_bytes()[:30])
+    with pytest.raises(ReportError, match=r"no lr_find results under .*Damaged event file\(s\)"):
+        read_runs(tmp_path)
+
+
+def test_damage_after_the_result_does_not_matter(tmp_path, result):
+    """A file still being written ends in a partial record; the result before it still counts."""
+    event_file = write_run(tmp_path, result)
+    event_file.write_bytes(event_file.read_bytes()[:-5])
+    assert read_runs(tmp_path)[tmp_path.name].to_dict() == result.to_dict()
+
+
+def test_result_text_that_is_not_a_result(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_text(RESULT_TAG, json.dumps({"lrs": []}), 0)
+    writer.close()
+    with pytest.raises(ReportError, match="does not hold an lr_find result"):
+        read_runs(tmp_path)
