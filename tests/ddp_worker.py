@@ -31,6 +31,7 @@ def main(out: str) -> None:
             strategy=DDPStrategy(process_group_backend="gloo", timeout=timedelta(seconds=120)),
             max_epochs=2,
             deterministic=False,
+            default_root_dir=os.path.join(out, "root"),  # the same on both ranks
         ),
     )
     trainer.fit(model, loader(n=256, batch_size=16, shuffle=True))

@@ -39,6 +39,9 @@ def test_ddp_two_cpu_processes_agree_on_curve_rate_and_weights(tmp_path):
     assert first["result"]["stop_reason"] == second["result"]["stop_reason"]
     assert first["global_step"] == second["global_step"]
     assert first["weights_sha256"] == second["weights_sha256"]
+    # Only rank zero wrote a TensorBoard run.
+    runs = list((tmp_path / "root" / "lr_find").iterdir())
+    assert len(runs) == 1 and len(list(runs[0].glob("events.out.tfevents.*"))) == 1
 
 
 class TestPrecision:
