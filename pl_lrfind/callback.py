@@ -26,7 +26,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 
 from . import _lightning
 from . import tensorboard as tb_log
-from .core import LRFindResult, RangeTest, StopReason
+from .core import UNREADABLE, LRFindResult, RangeTest, StopReason
 from .core.range_test import validate_settings
 from .core.rules import DEFAULT_RULE
 from .snapshot import TrainingSnapshot
@@ -282,7 +282,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self.result = self._range_test.result()
         self._range_test = None
         rank_zero = _lightning.rank_zero(trainer)
-        if self.result.suggestion is not None and self.then != "stop":
+        readable = self.result.diagnosis not in UNREADABLE
+        if self.result.suggestion is not None and readable and self.then != "stop":
             self.result.chosen_lr = self.result.suggestion * self.lr_factor
         self._log_result(trainer)
         if self.verbose:
@@ -305,7 +306,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             return
         if self.result.chosen_lr is None:
             rank_zero.rank_zero_warn(
-                "lr_find made no suggestion; the fit goes on with your configured learning rate and schedulers."
+                f"lr_find hands no rate to the fit (diagnosis '{self.result.diagnosis}'); the fit goes on "
+                "with your configured learning rate and schedulers."
             )
         self.phase = HANDOVER
 

@@ -267,9 +267,27 @@ class TestFailures:
         model = Classifier(nan_at_step=0, scheduler="step")
         finder = LRFinderCallback(num_steps=20)
         probe = StepProbe(finder)
-        with pytest.warns(UserWarning, match="no suggestion"):
+        with pytest.warns(UserWarning, match="hands no rate to the fit"):
             fit(model, finder, probe, max_epochs=2, limit_train_batches=4)
         assert probe.rates("training") == pytest.approx([0.05] * 4 + [0.025] * 4)
+
+    def test_a_curve_with_no_descent_hands_no_rate_to_the_fit(self):
+        class Flat(Classifier):
+            """The loss does not depend on the weights: nothing to descend."""
+
+            def training_step(self, batch, batch_idx):
+                super().training_step(batch, batch_idx)
+                return (self(batch[0]) * 0.0).sum() + 1.0
+
+        pl.seed_everything(0)
+        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        probe = StepProbe(finder)
+        with pytest.warns(UserWarning, match="no_descent"):
+            fit(Flat(), finder, probe, max_epochs=1)
+        assert finder.result.diagnosis == "no_descent"
+        assert finder.result.suggestion is not None and finder.result.chosen_lr is None
+        assert finder.scheduler is None
+        assert probe.rates("training") == pytest.approx([0.05] * BATCHES)
 
 
 class TestBadSetups:

@@ -50,7 +50,15 @@ def test_random_loss_sequences_never_crash_and_suggestions_stay_in_range(config,
     low, high = test.settings["min_lr"], test.settings["max_lr"]
     for value in result.suggestions.values():
         assert value is None or low <= value <= high
-    assert result.diagnosis in {"ok", "no_descent", "diverged_immediately", "never_diverged", "too_noisy", "too_short", "skipped"}
+    assert result.diagnosis in {
+        "ok",
+        "no_descent",
+        "diverged_immediately",
+        "never_diverged",
+        "too_noisy",
+        "too_short",
+        "skipped",
+    }
     assert type(result).from_json(result.to_json()) == result
 
 

@@ -3,7 +3,7 @@
 Nothing in this package imports Lightning or touches a model; it works on plain numbers.
 """
 
-from .diagnosis import Diagnosis, diagnose
+from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
 from .range_test import RangeTest, validate_settings
 from .result import LRFindResult
@@ -21,6 +21,7 @@ __all__ = [
     "LRFindResult",
     "RangeTest",
     "StopReason",
+    "UNREADABLE",
     "centered_smooth",
     "debiased_ema",
     "diagnose",

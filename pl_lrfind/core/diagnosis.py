@@ -37,6 +37,10 @@ ADVICE = {
     SKIPPED: "the test did not run (fast_dev_run is on): there is no curve to read.",
 }
 
+UNREADABLE = frozenset({NO_DESCENT, DIVERGED_IMMEDIATELY, TOO_SHORT, SKIPPED})
+"""Diagnoses whose curve has no descent to read a rate from: a rule would still answer (on a
+flat curve ``minimum`` lands on ``min_lr``), but training at that answer would not train."""
+
 NOISE_TO_DEPTH = 0.5
 """A curve whose residual noise is more than this fraction of its descent is too noisy."""
 MIN_RELATIVE_DEPTH = 0.05

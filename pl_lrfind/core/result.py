@@ -64,7 +64,7 @@ class LRFindResult:
 
     def summary(self) -> str:
         """One line a person can read in a log."""
-        chosen = f"{self.suggestion:.3g}" if self.suggestion is not None else "none"
+        chosen = f"{self.suggestion:.2e}" if self.suggestion is not None else "none"
         return (
             f"lr_find: suggestion {chosen} ({self.rule}), {self.num_steps_taken} steps, "
             f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
