@@ -273,14 +273,18 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
     # ------------------------------------------------------------------ hand-over
 
-    def _finish_search(self, trainer, pl_module, reason: StopReason | None = None) -> None:
-        """End the test: restore, judge the curve, and plan the real fit."""
+    def _conclude(self, trainer, pl_module, reason: StopReason | None = None) -> None:
+        """Stop the test (if ``reason``), put the snapshot back bit for bit, and judge the curve."""
         if reason is not None:
             self._range_test.stop(reason)
         self._snapshot.restore(pl_module, trainer.optimizers[0])
         self._snapshot = None
         self.result = self._range_test.result()
         self._range_test = None
+
+    def _finish_search(self, trainer, pl_module, reason: StopReason | None = None) -> None:
+        """End the test: restore, judge the curve, and plan the real fit."""
+        self._conclude(trainer, pl_module, reason)
         rank_zero = _lightning.rank_zero(trainer)
         readable = self.result.diagnosis not in UNREADABLE
         if self.result.suggestion is not None and readable and self.then != "stop":
@@ -386,11 +390,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         """Restore the weights before the exception leaves ``trainer.fit``."""
         if self.phase == SEARCHING:
-            self._range_test.stop(StopReason.INTERRUPTED)
-            self._snapshot.restore(pl_module, trainer.optimizers[0])
-            self._snapshot = None
-            self.result = self._range_test.result()
-            self._range_test = None
+            self._conclude(trainer, pl_module, StopReason.INTERRUPTED)
             self.phase = FINISHED
             self._log_result(trainer)
         self._give_back(trainer)
