@@ -169,6 +169,14 @@ class TestResult:
         result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
         assert result.diagnosis == "no_descent"
 
+    def test_diagnosis_no_descent_when_the_only_dip_is_batch_noise(self):
+        # An already-trained model: a low loss that varies by batch, rising only at high rates.
+        lrs = np.array(lr_ladder(1e-6, 10.0, 100))
+        noise = np.random.default_rng(1).normal(0.0, 0.02, 100)
+        loss = 0.03 + np.abs(noise) + np.where(lrs > 0.1, (np.log10(lrs) + 1) * 2, 0.0)
+        result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
+        assert result.diagnosis == "no_descent"
+
     def test_diagnosis_diverged_immediately(self):
         result = run_test([1.0, 2.0, math.nan], num_steps=100)
         assert result.diagnosis == "diverged_immediately"

@@ -68,11 +68,12 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
     i_min = int(np.argmin(smooth))
     start, lowest = float(smooth[0]), float(smooth[i_min])
     depth = start - lowest
-    if depth <= MIN_RELATIVE_DEPTH * abs(start) or i_min < max(1, n // 10):
-        return _verdict(NO_DESCENT)
-
     with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e300 give an infinite spread
         noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
+    # A dip no deeper than the batch-to-batch noise is noise, not a descent: that is what the
+    # curve of an already-trained model looks like, and more batch size would not change it.
+    if depth <= max(MIN_RELATIVE_DEPTH * abs(start), noise) or i_min < max(1, n // 10):
+        return _verdict(NO_DESCENT)
     if noise > NOISE_TO_DEPTH * depth:
         return _verdict(TOO_NOISY)
 
