@@ -27,7 +27,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from . import _lightning
 from . import tensorboard as tb_log
 from .core import UNREADABLE, LRFindResult, RangeTest, StopReason
-from .core.range_test import validate_settings
+from .core.range_test import mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE
 from .snapshot import TrainingSnapshot
 
@@ -246,7 +246,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         micro_losses, self._micro_losses = self._micro_losses, []
         if self._step_was_skipped(trainer) or not micro_losses:
             return  # the grad scaler skipped the step (or training_step returned None)
-        step_loss = math.fsum(micro_losses) / len(micro_losses)
+        step_loss = mean_loss(micro_losses)
         if trainer.world_size > 1:  # every rank must see the same curve and stop on the same step
             reduced = trainer.strategy.reduce(torch.tensor(step_loss, device=pl_module.device), reduce_op="mean")
             step_loss = float(reduced)

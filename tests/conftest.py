@@ -3,6 +3,12 @@ import signal
 import sys
 
 import pytest
+from hypothesis import settings
+
+# CI replays one fixed sequence of examples, so a red run can be reproduced; local runs explore.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("MPLBACKEND", "Agg")

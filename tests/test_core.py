@@ -116,6 +116,10 @@ class TestStopRule:
         assert result.stop_reason is StopReason.COMPLETED
         assert grace_steps(50) > 1
 
+    def test_a_rung_of_huge_finite_losses_averages_without_overflow(self):
+        result = run_test([1e308, 1e308] * 5, num_steps=5, steps_per_lr=2, beta=0.0)
+        assert result.losses[0] == 1e308
+
     def test_steps_per_lr_averages_each_rung(self):
         result = run_test([1.0, 3.0] * 6, num_steps=6, steps_per_lr=2, beta=0.0)
         assert result.losses == [2.0] * 6

@@ -146,7 +146,7 @@ class TestResume:
 
     def test_resuming_a_checkpoint_from_before_the_finder_plans_only_the_remaining_budget(self, tmp_path):
         pl.seed_everything(0)
-        model = Classifier()
+        model = Classifier(lr=1e-4)  # slow enough that two epochs leave a descent to measure
         trainer = pl.Trainer(**trainer_kwargs(max_epochs=2))
         trainer.fit(model, loader())
         trainer.save_checkpoint(tmp_path / "plain.ckpt")

@@ -19,6 +19,11 @@ from .stop import StopReason, has_diverged
 MIN_NUM_STEPS = 5
 
 
+def mean_loss(values: list[float]) -> float:
+    """The mean of finite losses without overflow: ``fsum`` raises on two losses near 1e308."""
+    return sum(value / len(values) for value in values)
+
+
 def grace_steps(num_steps: int) -> int:
     """Measured steps before the stop rule may fire.
 
@@ -117,7 +122,7 @@ class RangeTest:
         self._rung_losses.append(float(loss))
         if len(self._rung_losses) < self.settings["steps_per_lr"]:
             return False
-        value = math.fsum(self._rung_losses) / len(self._rung_losses)
+        value = mean_loss(self._rung_losses)
         self._rung_losses.clear()
         smoothed = self._ema.update(value)
         self.lrs.append(self.current_lr)
