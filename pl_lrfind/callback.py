@@ -27,7 +27,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from . import _lightning
 from . import tensorboard as tb_log
 from .core import UNREADABLE, LRFindResult, RangeTest, StopReason
-from .core.range_test import mean_loss, validate_settings
+from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE
 from .snapshot import TrainingSnapshot
 
@@ -39,6 +39,11 @@ SEARCHING = "searching"  # the test is running
 HANDOVER = "handover"  # the test ended this epoch; the real fit starts with the next one
 TRAINING = "training"  # the real fit is running
 FINISHED = "finished"  # nothing more to do (then="stop", or the fit ended)
+
+
+_SAVED_PHASE = {SEARCHING: PENDING, HANDOVER: TRAINING}
+"""What a checkpoint records for a phase that cannot be resumed as is: a test cut off by the
+save has to start again, and a test that ended resumes as the real fit it hands over to."""
 
 
 class UnsupportedSetupError(RuntimeError):
@@ -97,11 +102,11 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         verbose: bool = True,
     ) -> None:
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
-        _check_choice("then", then, THEN)
-        _check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
-        _check_positive("lr_factor", lr_factor)
-        _check_positive("div_factor", div_factor)
-        _check_positive("final_div_factor", final_div_factor)
+        check_choice("then", then, THEN)
+        check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+        check_positive("lr_factor", lr_factor)
+        check_positive("div_factor", div_factor)
+        check_positive("final_div_factor", final_div_factor)
         if not 0.0 < pct_start < 1.0:
             raise ValueError(f"pct_start must lie in (0, 1), got {pct_start!r}")
         if not 0.0 <= base_momentum <= max_momentum < 1.0:
@@ -434,9 +439,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         return self.scheduler.state_dict() if self.scheduler is not None else self._scheduler_state
 
     def state_dict(self) -> dict[str, Any]:
-        phase = TRAINING if self.phase == HANDOVER else self.phase
         return {
-            "phase": PENDING if phase == SEARCHING else phase,
+            "phase": _SAVED_PHASE.get(self.phase, self.phase),
             "result": self.result.to_dict() if self.result is not None else None,
             "budget": dict(self._budget),
             "group_ratios": list(self._group_ratios),
@@ -452,16 +456,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _group_ratios(optimizer) -> list[float]:

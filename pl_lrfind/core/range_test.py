@@ -8,6 +8,7 @@ stop, what to suggest, what the curve means) testable on plain numbers.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .diagnosis import diagnose
 from .ladder import MODES, lr_ladder
@@ -36,6 +37,18 @@ def grace_steps(num_steps: int) -> int:
     return max(2, num_steps // 10)
 
 
+def check_positive(name: str, value: Any) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a positive finite number."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` naming ``name`` and the allowed values unless ``value`` is one."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
 def validate_settings(
     min_lr: float,
     max_lr: float,
@@ -47,15 +60,13 @@ def validate_settings(
     suggestion: str,
 ) -> None:
     """Fail fast, naming the argument and what it may be."""
-    for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    check_positive("min_lr", min_lr)
+    check_positive("max_lr", max_lr)
     if min_lr >= max_lr:
         raise ValueError(f"min_lr must be smaller than max_lr, got min_lr={min_lr!r} >= max_lr={max_lr!r}")
     if not isinstance(num_steps, int) or num_steps < MIN_NUM_STEPS:
         raise ValueError(f"num_steps must be an integer >= {MIN_NUM_STEPS}, got {num_steps!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    check_choice("mode", mode, MODES)
     if not (isinstance(beta, (int, float)) and 0.0 <= beta < 1.0):
         raise ValueError(f"beta must lie in [0, 1), got {beta!r}")
     if not (isinstance(divergence_threshold, (int, float)) and divergence_threshold > 1.0):
