@@ -29,6 +29,7 @@ from . import tensorboard as tb_log
 from .core import UNREADABLE, LRFindResult, RangeTest, StopReason
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE
+from .schedule import one_cycle
 from .snapshot import TrainingSnapshot
 
 THEN = ("one_cycle", "set", "stop")
@@ -356,13 +357,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # Constructing OneCycleLR rewrites the groups' lr and momentum to step 0; the
             # optimizer restored from the checkpoint already holds the values to go on with.
             saved_groups = [dict(group) for group in optimizer.param_groups]
-        settings = dict(self.one_cycle_settings)
-        momentum = self.cycle_momentum and _has_momentum(optimizer)
-        if not momentum:
-            settings.pop("base_momentum")
-            settings.pop("max_momentum")
-        self.scheduler = OneCycleLR(
-            optimizer, max_lr=max_lrs, total_steps=total_steps, cycle_momentum=momentum, **settings
+        self.scheduler = one_cycle(
+            optimizer, max_lrs, total_steps, cycle_momentum=self.cycle_momentum, **self.one_cycle_settings
         )
         if state is not None:
             self.scheduler.load_state_dict(state)
@@ -463,11 +459,6 @@ def _group_ratios(optimizer) -> list[float]:
     lrs = [float(group["lr"]) for group in optimizer.param_groups]
     top = max(lrs)
     return [lr / top for lr in lrs] if top > 0 else [1.0] * len(lrs)
-
-
-def _has_momentum(optimizer) -> bool:
-    defaults = optimizer.defaults
-    return "betas" in defaults or defaults.get("momentum", 0) > 0
 
 
 def _momentum(group: dict) -> float:

@@ -1,0 +1,46 @@
+"""The one-cycle schedule the finder hands over to, as one function.
+
+It lives outside the callback so that anything that must train "exactly as the callback
+would" (the benchmark's grid oracle, a user reproducing a run without the finder) builds the
+same ``torch.optim.lr_scheduler.OneCycleLR`` from the same settings.
+"""
+
+from __future__ import annotations
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import OneCycleLR
+
+ONE_CYCLE_DEFAULTS = dict(
+    pct_start=0.25,
+    div_factor=25.0,
+    final_div_factor=1e4,
+    anneal_strategy="cos",
+    three_phase=False,
+    cycle_momentum=True,
+    base_momentum=0.85,
+    max_momentum=0.95,
+)
+"""The callback's defaults: a quarter of the steps warming up from peak/25, then a cosine
+down to peak/25e4, with momentum (or Adam's beta1) cycled opposite to the rate."""
+
+
+def has_momentum(optimizer: Optimizer) -> bool:
+    """Whether the optimizer has a momentum to cycle: Adam-style ``betas`` or SGD momentum > 0."""
+    defaults = optimizer.defaults
+    return "betas" in defaults or defaults.get("momentum", 0) > 0
+
+
+def one_cycle(optimizer: Optimizer, peak_lrs: float | list[float], total_steps: int, **settings) -> OneCycleLR:
+    """``OneCycleLR`` peaking at ``peak_lrs`` over ``total_steps`` optimizer steps.
+
+    ``settings`` override :data:`ONE_CYCLE_DEFAULTS`. Momentum is cycled only when asked and
+    the optimizer has some: cycling plain SGD's zero momentum would switch momentum on.
+    """
+    unknown = set(settings) - set(ONE_CYCLE_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown one-cycle settings {sorted(unknown)}; allowed: {sorted(ONE_CYCLE_DEFAULTS)}")
+    settings = {**ONE_CYCLE_DEFAULTS, **settings}
+    settings["cycle_momentum"] = settings["cycle_momentum"] and has_momentum(optimizer)
+    if not settings["cycle_momentum"]:
+        del settings["base_momentum"], settings["max_momentum"]
+    return OneCycleLR(optimizer, max_lr=peak_lrs, total_steps=total_steps, **settings)
