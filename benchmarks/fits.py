@@ -1,0 +1,185 @@
+"""Every kind of fit the benchmark makes, each a real Lightning ``trainer.fit`` on the CPU.
+
+- :func:`one_cycle_fit`: one-cycle at a given peak rate, built by :func:`pl_lrfind.schedule.one_cycle`
+  with the callback's defaults: the grid oracle, and the fit each rule's suggestion gets.
+- :func:`finder_fit`: ``LRFinderCallback`` end to end: the range test, then the one-cycle fit
+  it chains into, in one ``fit``.
+- :func:`lightning_suggestion`: Lightning's own ``Tuner.lr_find(...).suggestion()``, run for real.
+- :func:`lr_free_fit`: Prodigy or schedule-free AdamW at their authors' recommended settings.
+
+Each returns plain numbers (validation loss, rates, curves) so results travel between processes
+and into JSON. A fit that ends with a non-finite validation loss counts as diverged (``inf``).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from pl_lrfind import LRFinderCallback
+from pl_lrfind.schedule import one_cycle
+
+from .tasks import TASKS, Task
+
+STARTING_LR = {"Adam": 1e-3, "AdamW": 1e-3, "SGD": 1e-2}
+"""The rate a user would type before running a finder, by optimizer: Lightning's finder starts
+from the model's ``lr`` attribute, and ours hands no rate to a fit whose curve it cannot read."""
+
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+warnings.filterwarnings("ignore", ".*The number of training batches.*")
+warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+
+
+class TaskModule(pl.LightningModule):
+    """A task's model, loss and optimizer as a LightningModule; ``schedule`` picks the recipe."""
+
+    def __init__(self, task: Task, lr: float, schedule: str = "constant") -> None:
+        super().__init__()
+        self.task = task
+        self.lr = lr
+        self.schedule = schedule
+        self.net = task.model()
+
+    def forward(self, x):
+        return self.net(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return self.task.loss(self(x), y)
+
+    def configure_optimizers(self):
+        total = self.task.epochs * self.task.steps_per_epoch()
+        if self.schedule == "prodigy":
+            from prodigyopt import Prodigy
+
+            # The Prodigy README: lr=1.0, and cosine annealing over the whole run.
+            optimizer = Prodigy(self.parameters(), lr=1.0, weight_decay=self.task.weight_decay)
+            cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+            return [optimizer], [{"scheduler": cosine, "interval": "step"}]
+        if self.schedule == "schedulefree":
+            from schedulefree import AdamWScheduleFree
+
+            # The schedule-free README: AdamW's rate, a short warmup, no schedule; train()/eval()
+            # switch between the weights it trains and the averaged ones it evaluates.
+            return AdamWScheduleFree(
+                self.parameters(), lr=0.0025, warmup_steps=total // 20, weight_decay=self.task.weight_decay
+            )
+        optimizer = self.task.optimizer(self.parameters(), self.lr)
+        if self.schedule == "one_cycle":
+            return [optimizer], [{"scheduler": one_cycle(optimizer, self.lr, total), "interval": "step"}]
+        return optimizer
+
+    def on_train_epoch_start(self):
+        if self.schedule == "schedulefree":
+            self.optimizers().optimizer.train()
+
+
+def _trainer(root: str, task: Task, callbacks=(), **overrides) -> pl.Trainer:
+    settings = dict(
+        max_epochs=task.epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=root,
+        callbacks=list(callbacks),
+    )
+    settings.update(overrides)
+    return pl.Trainer(**settings)
+
+
+def train_loader(task: Task, seed: int) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(task.data()[0], batch_size=task.batch_size, shuffle=True, generator=generator)
+
+
+def _model(task: Task, seed: int, lr: float, schedule: str = "constant") -> TaskModule:
+    pl.seed_everything(seed, verbose=False)
+    return TaskModule(task, lr, schedule)
+
+
+def starting_lr(task: Task) -> float:
+    return STARTING_LR[type(task.optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)).__name__]
+
+
+@torch.no_grad()
+def validation_loss(module: TaskModule) -> float:
+    module.eval()
+    x, y = module.task.data()[1].tensors
+    loss = float(module.task.loss(module(x), y))
+    return loss if math.isfinite(loss) else math.inf
+
+
+def one_cycle_fit(task_name: str, seed: int, peak_lr: float) -> float:
+    """Validation loss after a one-cycle fit peaking at ``peak_lr``."""
+    task = TASKS[task_name]
+    module = _model(task, seed, peak_lr, "one_cycle")
+    with tempfile.TemporaryDirectory() as root:
+        _trainer(root, task).fit(module, train_loader(task, seed))
+    return validation_loss(module)
+
+
+def finder_fit(task_name: str, seed: int, then: str = "one_cycle", **finder_settings) -> dict:
+    """The callback end to end; returns its result and the validation loss of the chained fit."""
+    task = TASKS[task_name]
+    module = _model(task, seed, starting_lr(task))
+    finder = LRFinderCallback(then=then, log_to_tensorboard=False, verbose=False, **finder_settings)
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "lr_find .*")
+        _trainer(root, task, [finder]).fit(module, train_loader(task, seed))
+    out = {"result": finder.result.to_dict()}
+    if then != "stop":
+        out["val_loss"] = validation_loss(module)
+    return out
+
+
+def lightning_suggestion(task_name: str, seed: int) -> dict:
+    """Lightning's ``Tuner.lr_find`` at its defaults, and the rate its ``suggestion()`` returns.
+
+    When Lightning finds no suggestion (it returns None), a user keeps the rate they typed;
+    the benchmark does the same and says so in ``fallback``.
+    """
+    from pytorch_lightning.tuner import Tuner
+
+    task = TASKS[task_name]
+    module = _model(task, seed, starting_lr(task))
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        finder = Tuner(_trainer(root, task)).lr_find(module, train_loader(task, seed), update_attr=False)
+        suggestion = finder.suggestion()
+    fallback = suggestion is None
+    return {"lr": starting_lr(task) if fallback else float(suggestion), "fallback": fallback}
+
+
+@torch.no_grad()
+def _schedulefree_batchnorm(module: TaskModule, loader: DataLoader, batches: int = 20) -> None:
+    """Recompute BatchNorm statistics for the averaged weights, as the schedule-free README asks."""
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()):
+        return
+    module.train()
+    for i, (x, _) in enumerate(loader):
+        if i == batches:
+            break
+        module(x)
+
+
+def lr_free_fit(task_name: str, seed: int, optimizer: str) -> float:
+    """Validation loss with ``optimizer`` in ``("prodigy", "schedulefree")``; no rate to choose."""
+    task = TASKS[task_name]
+    module = _model(task, seed, 1.0, optimizer)
+    trainer_root = tempfile.TemporaryDirectory()
+    with trainer_root as root:
+        trainer = _trainer(root, task)
+        trainer.fit(module, train_loader(task, seed))
+    if optimizer == "schedulefree":
+        trainer.optimizers[0].eval()
+        _schedulefree_batchnorm(module, train_loader(task, seed))
+    return validation_loss(module)

@@ -1,0 +1,87 @@
+"""The grid oracle: the best validation loss a one-cycle fit reaches on each task, by grid search.
+
+For every task, the same one-cycle fit (:func:`benchmarks.fits.one_cycle_fit`) runs at peak
+rates on a log grid, for every seed. The sweep is in half decades; where the seed-mean
+validation loss is lowest, the grid is refined to quarter decades on both sides. The sweep
+widens by itself if the best rate sits at its edge. The oracle is the best seed-mean; the
+rules are judged against it.
+
+    python -m benchmarks.oracle            # all tasks, 5 seeds; writes benchmarks/results/oracle.json
+    python -m benchmarks.oracle --tasks digits_cnn_sgd --seeds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .pool import run_jobs
+from .tasks import TASKS
+
+RESULTS = Path(__file__).parent / "results"
+ORACLE_JSON = RESULTS / "oracle.json"
+SWEEP = tuple(np.round(np.arange(-5.0, 0.51, 0.5), 2))  # log10 peak rates, 1e-5 .. 10**0.5
+SEEDS = (0, 1, 2, 3, 4)
+
+
+def _grid_fits(task: str, exponents, seeds) -> dict[float, list[float]]:
+    jobs = [("one_cycle_fit", dict(task_name=task, seed=s, peak_lr=10.0**e)) for e in exponents for s in seeds]
+    losses = iter(run_jobs(jobs))
+    return {float(e): [next(losses) for _ in seeds] for e in exponents}
+
+
+def _mean(losses: list[float]) -> float:
+    return float(np.mean(losses)) if all(map(math.isfinite, losses)) else math.inf
+
+
+def task_oracle(task: str, seeds=SEEDS) -> dict:
+    grid = _grid_fits(task, SWEEP, seeds)
+    while True:  # widen until the best half-decade point has a worse neighbour on both sides
+        best = min(grid, key=lambda e: _mean(grid[e]))
+        edge = [e for e in (best - 0.5, best + 0.5) if e not in grid and -9 <= e <= 2]
+        if not edge:
+            break
+        grid.update(_grid_fits(task, edge, seeds))
+    grid.update(_grid_fits(task, [best - 0.25, best + 0.25], seeds))
+    exponents = sorted(grid)
+    means = [_mean(grid[e]) for e in exponents]
+    best = exponents[int(np.argmin(means))]
+    return {
+        "log10_lr": exponents,
+        "seed_losses": [grid[e] for e in exponents],
+        "mean_loss": means,
+        "best_log10_lr": best,
+        "best_mean_loss": min(means),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.oracle", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 (default 5)")
+    parser.add_argument("--out", type=Path, default=ORACLE_JSON)
+    args = parser.parse_args(argv)
+    seeds = tuple(range(args.seeds))
+    out = json.loads(args.out.read_text()) if args.out.exists() else {"tasks": {}}
+    for task in args.tasks:
+        started = time.perf_counter()
+        out["tasks"][task] = task_oracle(task, seeds)
+        found = out["tasks"][task]
+        print(
+            f"{task:26s} best peak 1e{found['best_log10_lr']:+.2f}  val loss {found['best_mean_loss']:.4f}"
+            f"  ({len(found['log10_lr'])} rates x {len(seeds)} seeds, {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+    out["seeds"] = list(seeds)
+    out["command"] = "python -m benchmarks.oracle"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
