@@ -6,7 +6,7 @@ validation loss is lowest, the grid is refined to quarter decades on both sides.
 widens by itself if the best rate sits at its edge. The oracle is the best seed-mean; the
 rules are judged against it.
 
-    python -m benchmarks.oracle            # all tasks, 5 seeds; writes benchmarks/results/oracle.json
+    python -m benchmarks.oracle            # all tasks, 10 seeds; writes benchmarks/results/oracle.json
     python -m benchmarks.oracle --tasks digits_cnn_sgd --seeds 2
 """
 
@@ -26,7 +26,7 @@ from .tasks import TASKS
 RESULTS = Path(__file__).parent / "results"
 ORACLE_JSON = RESULTS / "oracle.json"
 SWEEP = tuple(np.round(np.arange(-5.0, 0.51, 0.5), 2))  # log10 peak rates, 1e-5 .. 10**0.5
-SEEDS = (0, 1, 2, 3, 4)
+SEEDS = tuple(range(10))
 
 
 def _grid_fits(task: str, exponents, seeds) -> dict[float, list[float]]:
@@ -63,7 +63,7 @@ def task_oracle(task: str, seeds=SEEDS) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.oracle", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 (default 5)")
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 (default 10)")
     parser.add_argument("--out", type=Path, default=ORACLE_JSON)
     args = parser.parse_args(argv)
     seeds = tuple(range(args.seeds))

@@ -1,0 +1,155 @@
+"""What the finder costs: wall time against a plain fit of the same steps and against Lightning's
+``Tuner.lr_find``, measured side by side.
+
+Three variants run the same number of optimizer steps on the same model and data:
+
+- ``plain``: ``trainer.fit`` for ``max_steps`` steps, no finder;
+- ``ours``: ``LRFinderCallback(then="stop")`` over the same number of steps (it snapshots the
+  weights and optimizer to host memory and restores them after the test); timed with and
+  without its TensorBoard logging;
+- ``lightning``: ``Tuner(trainer).lr_find(num_training=steps)`` (a checkpoint on disk, a
+  second set-up, a restore from disk).
+
+The ladder stays low (1e-6 to 1e-3) and the stop rules are off, so every variant runs all its
+steps. Variants are interleaved in a fresh random order in every repeat; the figures are the
+medians of the per-repeat ratios, which cancels the machine's drift. Wall time, not CPU time:
+CPU time would hide the disk.
+
+    python -m benchmarks.cost      # writes benchmarks/results/cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from pl_lrfind import LRFinderCallback
+
+from .fits import TaskModule, train_loader
+from .oracle import RESULTS
+from .tasks import TASKS, Task
+
+COST_JSON = RESULTS / "cost.json"
+VARIANTS = ("plain", "ours", "ours_tensorboard", "lightning")
+LADDER = dict(min_lr=1e-6, max_lr=1e-3)
+
+
+def _wide_data() -> tuple[TensorDataset, TensorDataset]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2048, 1024, generator=g)
+    return TensorDataset(x, x[:, :10].argmax(1)), TensorDataset(x[:64], x[:64, :10].argmax(1))
+
+
+WIDE = Task(
+    "wide_mlp_adam",
+    "MLP 1024-4096-4096-4096-10 (38M parameters), Adam, batch 32",
+    _wide_data,
+    lambda: nn.Sequential(
+        nn.Linear(1024, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Linear(4096, 10),
+    ),
+    lambda params, lr: torch.optim.Adam(params, lr=lr),
+    nn.functional.cross_entropy,
+    batch_size=32,
+    epochs=1,
+)
+MODELS = {"small": (TASKS["digits_cnn_sgd"], 100), "wide": (WIDE, 30)}  # (task, optimizer steps)
+
+
+def _trainer(root: str, steps: int, callbacks=()) -> pl.Trainer:
+    return pl.Trainer(
+        max_steps=steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=root,
+        callbacks=list(callbacks),
+    )
+
+
+def _loader(task: Task) -> DataLoader:
+    return train_loader(task, 0) if task.name in TASKS else DataLoader(task.data()[0], task.batch_size, shuffle=True)
+
+
+def time_variant(task: Task, steps: int, variant: str) -> float:
+    """Seconds of wall time from building the Trainer to the end of the variant's work."""
+    torch.manual_seed(0)
+    module = TaskModule(task, 1e-4)
+    loader = _loader(task)
+    with tempfile.TemporaryDirectory() as root:
+        started = time.perf_counter()
+        if variant == "plain":
+            _trainer(root, steps).fit(module, loader)
+        elif variant in ("ours", "ours_tensorboard"):
+            finder = LRFinderCallback(
+                num_steps=steps,
+                divergence_threshold=1e9,
+                then="stop",
+                log_to_tensorboard=variant == "ours_tensorboard",
+                verbose=False,
+                **LADDER,
+            )
+            # The finder lifts max_steps while it runs, so the budget does not cut the test short.
+            _trainer(root, steps, [finder]).fit(module, loader)
+            assert len(finder.result.lrs) == steps, "the finder stopped early; the comparison would be unfair"
+        else:
+            from pytorch_lightning.tuner import Tuner
+
+            Tuner(_trainer(root, steps)).lr_find(
+                module, loader, num_training=steps, early_stop_threshold=None, update_attr=False, **LADDER
+            )
+        return time.perf_counter() - started
+
+
+def measure(model: str, repeats: int, seed: int = 0) -> dict:
+    task, steps = MODELS[model]
+    order = random.Random(seed)
+    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    time_variant(task, steps, "plain")  # warm up allocator, caches and imports once, untimed
+    for _ in range(repeats):
+        for variant in order.sample(VARIANTS, len(VARIANTS)):
+            times[variant].append(time_variant(task, steps, variant))
+    ratios = {
+        f"{a}/{b}": statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
+        for a, b in (("ours", "plain"), ("ours_tensorboard", "plain"), ("lightning", "plain"), ("ours", "lightning"))
+    }
+    parameters = sum(p.numel() for p in task.model().parameters())
+    return {"task": task.summary, "parameters": parameters, "steps": steps, "repeats": repeats, "seconds": times,
+            "median_ratio": ratios}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=COST_JSON)
+    args = parser.parse_args(argv)
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    out = {"command": "python -m benchmarks.cost", "threads": torch.get_num_threads(), "models": {}}
+    for model in args.models:
+        out["models"][model] = measure(model, args.repeats)
+        print(model, {k: round(v, 3) for k, v in out["models"][model]["median_ratio"].items()}, flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
