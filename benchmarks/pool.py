@@ -44,8 +44,7 @@ def run_jobs(jobs: Iterable[Job], processes: int | None = None) -> list[Any]:
     """Results of ``jobs`` in order."""
     jobs = list(jobs)
     processes = processes or workers()
-    if processes == 1:
-        _quiet_worker()
+    if processes == 1:  # in this process, whose settings are not ours to change
         return [_call(job) for job in jobs]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_quiet_worker) as pool:

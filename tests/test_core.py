@@ -134,6 +134,17 @@ class TestRules:
         # Between the start of the descent and the blow-up.
         assert 1e-4 < lr < 0.3, (rule, lr)
 
+    def test_midspan_is_a_fifth_of_the_log_middle_of_half_descent_and_blow_up(self):
+        # The loss is halfway down at 1e-2 and the test ended at 1.0: middle 1e-1, a fifth 2e-2.
+        lrs, loss = synthetic_curve(num_steps=121, min_lr=1e-6, max_lr=1.0, blow_up=False)
+        assert math.log10(suggest(lrs, loss, rule="midspan")) == pytest.approx(math.log10(0.02), abs=0.05)
+
+    def test_midspan_follows_the_blow_up_point(self):
+        lrs, loss = synthetic_curve(num_steps=121, min_lr=1e-6, max_lr=1.0, blow_up=False)
+        early_end = lrs <= 0.1  # the same curve, but the test stopped a decade earlier
+        earlier = suggest(lrs[early_end], loss[early_end], rule="midspan")
+        assert math.log10(suggest(lrs, loss, rule="midspan") / earlier) == pytest.approx(0.5, abs=0.05)
+
     def test_suggestion_is_none_with_too_few_points(self):
         assert suggest([1e-3, 1e-2], [1.0, 0.5]) is None
 

@@ -43,8 +43,12 @@ flat curve ``minimum`` lands on ``min_lr``), but training at that answer would n
 
 NOISE_TO_DEPTH = 0.5
 """A curve whose residual noise is more than this fraction of its descent is too noisy."""
-MIN_RELATIVE_DEPTH = 0.05
-"""A descent smaller than this fraction of the starting loss is no descent."""
+MIN_RELATIVE_DEPTH = 0.02
+"""A descent smaller than this fraction of the starting loss is no descent, however clean.
+
+Small on purpose: a fresh GRU on the benchmark's digits dips only 4-18 % below its starting
+loss before it blows up (20 seeds; the shallowest dip still four times its noise), and that dip
+is what the rate is read from. The noise test below is what recognises a trained model."""
 
 
 @dataclass(frozen=True)
