@@ -1,7 +1,7 @@
 """``python -m benchmarks``: the whole benchmark against the committed oracle, then the report.
 
-    python -m benchmarks                  # ~15 min on 2 cores: compare, noise, cost, docs/benchmarks.md
-    python -m benchmarks --smoke DIR      # one task, one seed, one cost repeat; results and report in DIR
+python -m benchmarks              # ~15 min on 2 cores: compare, noise, settings, cost, the report
+python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat; results and report in DIR
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from . import compare, cost, noise, report
+from . import compare, cost, noise, report, settings
 from .oracle import ORACLE_JSON, RESULTS
 
 SMOKE_TASK = "digits_cnn_sgd"
@@ -23,13 +23,16 @@ def run(results: Path, docs: Path, smoke: bool) -> Path:
     scope = ["--tasks", SMOKE_TASK, "--seeds", "1"] if smoke else []
     compare.main([*scope, "--out", str(results / compare.COMPARE_JSON.name)])
     noise.main([*scope, "--out", str(results / noise.NOISE_JSON.name)])
-    cost.main([*(["--models", "small", "--repeats", "1"] if smoke else []), "--out", str(results / cost.COST_JSON.name)])
+    settings.main([*scope, "--out", str(results / settings.SETTINGS_JSON.name)])
+    cost.main(
+        [*(["--models", "small", "--repeats", "1"] if smoke else []), "--out", str(results / cost.COST_JSON.name)]
+    )
     return report.render(results, docs)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", type=Path, metavar="DIR", help="a minutes-long check of the whole pipeline, into DIR")
+    parser.add_argument("--smoke", type=Path, metavar="DIR", help="a quick check of the whole pipeline, into DIR")
     args = parser.parse_args(argv)
     if args.smoke:
         out = run(args.smoke / "results", args.smoke / "docs", smoke=True)

@@ -45,10 +45,8 @@ def compare(tasks, seeds) -> dict:
 
     rates = {(rule, *pair): finder[pair]["result"]["suggestions"][rule] for rule in CURVE_RULES for pair in pairs}
     rates.update({("lightning", *pair): lightning[pair]["lr"] for pair in pairs})
-    fitted = run_jobs(
-        ("one_cycle_fit", dict(task_name=key[1], seed=key[2], peak_lr=lr)) for key, lr in rates.items()
-    )
-    val = dict(zip(rates, fitted))
+    fitted = run_jobs(("one_cycle_fit", dict(task_name=key[1], seed=key[2], peak_lr=lr)) for key, lr in rates.items())
+    val = dict(zip(rates, fitted, strict=True))
 
     out: dict = {}
     for task in tasks:

@@ -33,11 +33,11 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 from pl_lrfind import LRFinderCallback
 
-from .fits import TaskModule, train_loader
+from .fits import TaskModule, train_loader, trainer
 from .oracle import RESULTS
 from .tasks import TASKS, Task
 
@@ -57,7 +57,12 @@ WIDE = Task(
     "MLP 1024-4096-4096-4096-10 (38M parameters), Adam, batch 32",
     _wide_data,
     lambda: nn.Sequential(
-        nn.Linear(1024, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Linear(1024, 4096),
+        nn.ReLU(),
+        nn.Linear(4096, 4096),
+        nn.ReLU(),
+        nn.Linear(4096, 4096),
+        nn.ReLU(),
         nn.Linear(4096, 10),
     ),
     lambda params, lr: torch.optim.Adam(params, lr=lr),
@@ -65,37 +70,26 @@ WIDE = Task(
     batch_size=32,
     epochs=1,
 )
-MODELS = {"small": (TASKS["digits_cnn_sgd"], 100), "wide": (WIDE, 30)}  # (task, optimizer steps)
+MODELS = {"small": (TASKS["digits_cnn_sgd"], 100, 40), "wide": (WIDE, 30, 12)}  # (task, steps, repeats)
+DESCRIPTIONS = {
+    "small": "small: the digits BatchNorm CNN, SGD momentum 0.9, batch 64",
+    "wide": "wide: " + WIDE.summary,
+}
 
 
-def _trainer(root: str, steps: int, callbacks=()) -> pl.Trainer:
-    return pl.Trainer(
-        max_steps=steps,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=root,
-        callbacks=list(callbacks),
-    )
-
-
-def _loader(task: Task) -> DataLoader:
-    return train_loader(task, 0) if task.name in TASKS else DataLoader(task.data()[0], task.batch_size, shuffle=True)
+def _trainer(root: str, task: Task, steps: int, callbacks=()) -> pl.Trainer:
+    return trainer(root, task, callbacks, max_epochs=None, max_steps=steps)
 
 
 def time_variant(task: Task, steps: int, variant: str) -> float:
     """Seconds of wall time from building the Trainer to the end of the variant's work."""
     torch.manual_seed(0)
     module = TaskModule(task, 1e-4)
-    loader = _loader(task)
+    loader = train_loader(task, 0)
     with tempfile.TemporaryDirectory() as root:
         started = time.perf_counter()
         if variant == "plain":
-            _trainer(root, steps).fit(module, loader)
+            _trainer(root, task, steps).fit(module, loader)
         elif variant in ("ours", "ours_tensorboard"):
             finder = LRFinderCallback(
                 num_steps=steps,
@@ -106,19 +100,20 @@ def time_variant(task: Task, steps: int, variant: str) -> float:
                 **LADDER,
             )
             # The finder lifts max_steps while it runs, so the budget does not cut the test short.
-            _trainer(root, steps, [finder]).fit(module, loader)
+            _trainer(root, task, steps, [finder]).fit(module, loader)
             assert len(finder.result.lrs) == steps, "the finder stopped early; the comparison would be unfair"
         else:
             from pytorch_lightning.tuner import Tuner
 
-            Tuner(_trainer(root, steps)).lr_find(
+            Tuner(_trainer(root, task, steps)).lr_find(
                 module, loader, num_training=steps, early_stop_threshold=None, update_attr=False, **LADDER
             )
         return time.perf_counter() - started
 
 
-def measure(model: str, repeats: int, seed: int = 0) -> dict:
-    task, steps = MODELS[model]
+def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
+    task, steps, default_repeats = MODELS[model]
+    repeats = repeats or default_repeats
     order = random.Random(seed)
     times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     time_variant(task, steps, "plain")  # warm up allocator, caches and imports once, untimed
@@ -130,14 +125,20 @@ def measure(model: str, repeats: int, seed: int = 0) -> dict:
         for a, b in (("ours", "plain"), ("ours_tensorboard", "plain"), ("lightning", "plain"), ("ours", "lightning"))
     }
     parameters = sum(p.numel() for p in task.model().parameters())
-    return {"task": task.summary, "parameters": parameters, "steps": steps, "repeats": repeats, "seconds": times,
-            "median_ratio": ratios}
+    return {
+        "task": DESCRIPTIONS[model],
+        "parameters": parameters,
+        "steps": steps,
+        "repeats": repeats,
+        "seconds": times,
+        "median_ratio": ratios,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, help="repeats per model (default: 40 small, 12 wide)")
     parser.add_argument("--out", type=Path, default=COST_JSON)
     args = parser.parse_args(argv)
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):

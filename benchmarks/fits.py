@@ -79,7 +79,8 @@ class TaskModule(pl.LightningModule):
             self.optimizers().optimizer.train()
 
 
-def _trainer(root: str, task: Task, callbacks=(), **overrides) -> pl.Trainer:
+def trainer(root: str, task: Task, callbacks=(), **overrides) -> pl.Trainer:
+    """A quiet CPU Trainer for ``task``'s epochs; ``overrides`` are further Trainer arguments."""
     settings = dict(
         max_epochs=task.epochs,
         accelerator="cpu",
@@ -123,7 +124,7 @@ def one_cycle_fit(task_name: str, seed: int, peak_lr: float) -> float:
     task = TASKS[task_name]
     module = _model(task, seed, peak_lr, "one_cycle")
     with tempfile.TemporaryDirectory() as root:
-        _trainer(root, task).fit(module, train_loader(task, seed))
+        trainer(root, task).fit(module, train_loader(task, seed))
     return validation_loss(module)
 
 
@@ -134,7 +135,7 @@ def finder_fit(task_name: str, seed: int, then: str = "one_cycle", **finder_sett
     finder = LRFinderCallback(then=then, log_to_tensorboard=False, verbose=False, **finder_settings)
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "lr_find .*")
-        _trainer(root, task, [finder]).fit(module, train_loader(task, seed))
+        trainer(root, task, [finder]).fit(module, train_loader(task, seed))
     out = {"result": finder.result.to_dict()}
     if then != "stop":
         out["val_loss"] = validation_loss(module)
@@ -153,7 +154,7 @@ def lightning_suggestion(task_name: str, seed: int) -> dict:
     module = _model(task, seed, starting_lr(task))
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        finder = Tuner(_trainer(root, task)).lr_find(module, train_loader(task, seed), update_attr=False)
+        finder = Tuner(trainer(root, task)).lr_find(module, train_loader(task, seed), update_attr=False)
         suggestion = finder.suggestion()
     fallback = suggestion is None
     return {"lr": starting_lr(task) if fallback else float(suggestion), "fallback": fallback}
@@ -175,11 +176,10 @@ def lr_free_fit(task_name: str, seed: int, optimizer: str) -> float:
     """Validation loss with ``optimizer`` in ``("prodigy", "schedulefree")``; no rate to choose."""
     task = TASKS[task_name]
     module = _model(task, seed, 1.0, optimizer)
-    trainer_root = tempfile.TemporaryDirectory()
-    with trainer_root as root:
-        trainer = _trainer(root, task)
-        trainer.fit(module, train_loader(task, seed))
+    with tempfile.TemporaryDirectory() as root:
+        fitted = trainer(root, task)
+        fitted.fit(module, train_loader(task, seed))
     if optimizer == "schedulefree":
-        trainer.optimizers[0].eval()
+        fitted.optimizers[0].eval()
         _schedulefree_batchnorm(module, train_loader(task, seed))
     return validation_loss(module)

@@ -41,6 +41,16 @@ def interpolated_regret(oracle_task: dict, lr: float) -> float:
     return float(np.interp(math.log10(lr), grid, loss) / oracle_task["best_mean_loss"] - 1.0)
 
 
+def suggestion_stats(oracle_task: dict, suggestions: list[float | None]) -> dict:
+    """Spread across seeds (None with fewer than two answers) and interpolated regret of suggestions."""
+    found = [lr for lr in suggestions if lr is not None]
+    return {
+        "suggestion": suggestions,
+        "spread": float(np.std(np.log10(found))) if len(found) > 1 else None,
+        "interpolated_regret": float(np.mean([interpolated_regret(oracle_task, lr) for lr in found])),
+    }
+
+
 def measure(tasks, seeds) -> dict:
     jobs = [
         ("finder_fit", dict(task_name=t, seed=s, then="stop", num_steps=n, steps_per_lr=k))
@@ -55,14 +65,8 @@ def measure(tasks, seeds) -> dict:
         per_task = {}
         for task in tasks:
             runs = [next(results)["result"] for _ in seeds]
-            lrs = [r["suggestion"] for r in runs]
-            found = [lr for lr in lrs if lr is not None]
-            per_task[task] = {
-                "suggestion": lrs,
-                "steps_used": [len(r["lrs"]) * k for r in runs],
-                "spread": float(np.std(np.log10(found))) if len(found) > 1 else None,
-                "interpolated_regret": float(np.mean([interpolated_regret(oracle[task], lr) for lr in found])),
-            }
+            per_task[task] = suggestion_stats(oracle[task], [r["suggestion"] for r in runs])
+            per_task[task]["steps_used"] = [len(r["lrs"]) * k for r in runs]
         out[f"num_steps={n},steps_per_lr={k}"] = {"num_steps": n, "steps_per_lr": k, "tasks": per_task}
     return out
 
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     args.out.write_text(json.dumps(out, indent=1) + "\n")
     for name, setting in out["settings"].items():
         spreads = [t["spread"] for t in setting["tasks"].values() if t["spread"] is not None]
-        print(f"{name:28s} mean spread {np.mean(spreads):.3f} decade", flush=True)
+        if spreads:  # one seed has no spread
+            print(f"{name:28s} mean spread {np.mean(spreads):.3f} decade", flush=True)
 
 
 if __name__ == "__main__":

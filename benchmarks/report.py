@@ -1,6 +1,6 @@
 """Turn the benchmark's JSON results into ``docs/benchmarks.md`` and its figure.
 
-    python -m benchmarks.report     # reads benchmarks/results/*.json
+python -m benchmarks.report     # reads benchmarks/results/*.json
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import numpy as np
 from pl_lrfind.plotting import format_lr
 
 from .compare import COMPARE_JSON, RECIPES
-from .cost import COST_JSON
+from .cost import COST_JSON, DESCRIPTIONS
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON
+from .settings import SETTINGS_JSON
 from .tasks import TASKS
 
 DOCS = Path(__file__).parent.parent / "docs"
+TEMPLATE = Path(__file__).parent / "TEMPLATE.md"
 LABELS = {
     "ours": "pl_lrfind (default, end to end)",
     "valley": "fastai valley",
@@ -47,6 +49,12 @@ def recipe_scores(oracle_task: dict, recipe: dict) -> dict:
     }
 
 
+def _finite_mean(values) -> float:
+    """Mean of the finite values; NaN (shown as "-") when there are none, as with one seed."""
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def _pct(x: float) -> str:
     return "diverged" if not math.isfinite(x) else f"{100 * x:+.1f} %"
 
@@ -65,12 +73,63 @@ def summary_table(scores: dict) -> list[str]:
     ]
     for name in RECIPES:
         rows = [scores[task][name] for task in scores]
-        spread = np.nanmean([r["spread"] for r in rows]) if name not in ("prodigy", "schedulefree") else math.nan
+        spread = _finite_mean([r["spread"] for r in rows])
         lines.append(
             f"| {LABELS[name]} | {_pct(np.mean([r['regret'] for r in rows]))} | {_pct(max(r['regret'] for r in rows))}"
             f" | {_pct(max(r['worst'] for r in rows))} | {'-' if math.isnan(spread) else f'{spread:.2f}'}"
             f" | {sum(r['failed'] for r in rows)} |"
         )
+    return lines
+
+
+def targets_table(scores: dict, cost: dict | None) -> list[str]:
+    """The issue's targets against this run: what was measured, and whether it meets them."""
+    ours = [by_recipe["ours"] for by_recipe in scores.values()]
+    others = {name: np.mean([by_recipe[name]["regret"] for by_recipe in scores.values()]) for name in RECIPES[1:]}
+    mean_regret = np.mean([r["regret"] for r in ours])
+    spreads = [r["spread"] for r in ours if math.isfinite(r["spread"])]
+    worst_spread = max(spreads) if spreads else math.nan
+    rows = [
+        ("mean task regret of the default <= 2 %", _pct(mean_regret), mean_regret <= 0.02),
+        ("every task's regret <= 5 %", _pct(max(r["regret"] for r in ours)), max(r["regret"] for r in ours) <= 0.05),
+        ("no single run worse than +50 %", _pct(max(r["worst"] for r in ours)), max(r["worst"] for r in ours) <= 0.5),
+        (
+            "no diverged or untrained fit",
+            f"{sum(r['failed'] for r in ours)} failed",
+            sum(r["failed"] for r in ours) == 0,
+        ),
+        (
+            "spread of log10(suggestion) <= 0.1 decade on every task",
+            f"{worst_spread:.2f} (worst task)",
+            worst_spread <= 0.1,
+        ),
+        (
+            "lower mean regret than every other recipe",
+            f"next best: {LABELS[min(others, key=others.get)]}, {_pct(min(others.values()))}",
+            mean_regret < min(others.values()),
+        ),
+    ]
+    if cost is not None:
+        models = cost["models"]
+        for key, limit in (("small", 1.02), ("wide", 1.05)):
+            if key in models:
+                ratio = models[key]["median_ratio"]
+                rows.append(
+                    (
+                        f"{key} model: finder within {100 * (limit - 1):.0f} % of plain steps",
+                        f"{ratio['ours/plain']:.3f}",
+                        ratio["ours/plain"] <= limit,
+                    )
+                )
+                rows.append(
+                    (
+                        f"{key} model: finder cheaper than Lightning's Tuner.lr_find",
+                        f"{ratio['ours/lightning']:.3f}",
+                        ratio["ours/lightning"] < 1.0,
+                    )
+                )
+    lines = ["| target | measured | met |", "|---|---:|:---:|"]
+    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |" for target, measured, met in rows]
     return lines
 
 
@@ -87,20 +146,23 @@ def task_table(oracle: dict, scores: dict) -> list[str]:
             lr = "" if math.isnan(s["median_lr"]) else f" at {format_lr(s['median_lr'])}"
             cells.append(f"{_pct(s['regret'])}{lr}")
         lines.append(
-            f"| {task} | {format_lr(10 ** best['best_log10_lr'])} ({best['best_mean_loss']:.4f}) | " + " | ".join(cells) + " |"
+            f"| {task} | {format_lr(10 ** best['best_log10_lr'])} ({best['best_mean_loss']:.4f}) | "
+            + " | ".join(cells)
+            + " |"
         )
     return lines
 
 
 def noise_table(noise: dict) -> list[str]:
     lines = [
-        "| num_steps | steps_per_lr | optimizer steps used (mean) | mean spread of log10(suggestion) | interpolated regret |",
+        "| num_steps | steps_per_lr | optimizer steps used (mean) | mean spread of log10(suggestion)"
+        " | interpolated regret |",
         "|---:|---:|---:|---:|---:|",
     ]
     for setting in noise["settings"].values():
         tasks = setting["tasks"].values()
         steps = np.mean([np.mean(t["steps_used"]) for t in tasks])
-        spread = np.mean([t["spread"] for t in tasks if t["spread"] is not None])
+        spread = _finite_mean([t["spread"] for t in tasks if t["spread"] is not None])
         regret = np.mean([t["interpolated_regret"] for t in tasks])
         lines.append(
             f"| {setting['num_steps']} | {setting['steps_per_lr']} | {steps:.0f} | {spread:.3f} | {_pct(regret)} |"
@@ -108,17 +170,36 @@ def noise_table(noise: dict) -> list[str]:
     return lines
 
 
+def settings_table(sweep: dict) -> list[str]:
+    thresholds = sorted({s["threshold"] for s in sweep["settings"].values()})
+    lines = [
+        "| beta | " + " | ".join(f"threshold {t:g}" for t in thresholds) + " |",
+        "|---:|" + "---:|" * len(thresholds),
+    ]
+    for beta in sorted({s["beta"] for s in sweep["settings"].values()}):
+        cells = []
+        for threshold in thresholds:
+            tasks = sweep["settings"][f"beta={beta},threshold={threshold}"]["tasks"].values()
+            regret = np.mean([t["interpolated_regret"] for t in tasks])
+            spread = _finite_mean([t["spread"] for t in tasks if t["spread"] is not None])
+            cells.append(f"{_pct(regret)} (spread {spread:.2f})")
+        lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def cost_table(cost: dict) -> list[str]:
     lines = [
-        "| model | parameters | steps | repeats | ours / plain | ours with TensorBoard / plain | Lightning / plain | ours / Lightning |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | parameters | steps | repeats | plain fit (median s) | ours / plain | ours with TensorBoard / plain"
+        " | Lightning / plain | ours / Lightning |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for model in cost["models"].values():
+    for key, model in cost["models"].items():
         r = model["median_ratio"]
         lines.append(
-            f"| {model['task']} | {model['parameters'] / 1e6:.2f} M | {model['steps']} | {model['repeats']}"
-            f" | {r['ours/plain']:.3f} | {r['ours_tensorboard/plain']:.3f} | {r['lightning/plain']:.3f}"
-            f" | {r['ours/lightning']:.3f} |"
+            f"| {DESCRIPTIONS.get(key, model['task'])} | {model['parameters'] / 1e6:.2f} M"
+            f" | {model['steps']} | {model['repeats']}"
+            f" | {np.median(model['seconds']['plain']):.2f} | {r['ours/plain']:.3f} | {r['ours_tensorboard/plain']:.3f}"
+            f" | {r['lightning/plain']:.3f} | {r['ours/lightning']:.3f} |"
         )
     return lines
 
@@ -133,28 +214,38 @@ def plot(oracle: dict, compare: dict, scores: dict, path: Path) -> None:
     cols = 4
     rows = math.ceil(len(tasks) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    markers = dict(zip(RECIPES, "o^sDvPX"))
-    for ax, task in zip(axes.ravel(), tasks):
+    markers = dict(zip(RECIPES, "o^sDvPX", strict=True))
+    for ax, task in zip(axes.ravel(), tasks, strict=False):  # the grid may have spare axes
         grid = oracle[task]
         ratio = np.array(grid["mean_loss"]) / grid["best_mean_loss"]
         ax.plot(10.0 ** np.array(grid["log10_lr"]), ratio, color="0.6", lw=1.5, label="one-cycle grid (oracle)")
         for name in RECIPES:
             recipe = compare["tasks"][task][name]
             if name in ("prodigy", "schedulefree"):
-                ax.axhline(1 + scores[task][name]["regret"], ls=":", lw=1, color=f"C{RECIPES.index(name)}",
-                           label=LABELS[name])
+                ax.axhline(
+                    1 + scores[task][name]["regret"], ls=":", lw=1, color=f"C{RECIPES.index(name)}", label=LABELS[name]
+                )
                 continue
-            pairs = [(lr, v) for lr, v in zip(recipe["lr"], recipe["val_loss"]) if lr is not None]
+            pairs = [(lr, v) for lr, v in zip(recipe["lr"], recipe["val_loss"], strict=True) if lr is not None]
             if pairs:
-                lrs, vals = zip(*pairs)
-                ax.scatter(lrs, np.array(vals) / grid["best_mean_loss"], marker=markers[name], s=18, alpha=0.7,
-                           color=f"C{RECIPES.index(name)}", label=LABELS[name])
+                lrs, vals = zip(*pairs, strict=True)
+                ax.scatter(
+                    lrs,
+                    np.array(vals) / grid["best_mean_loss"],
+                    marker=markers[name],
+                    s=18,
+                    alpha=0.7,
+                    color=f"C{RECIPES.index(name)}",
+                    label=LABELS[name],
+                )
         ax.set_xscale("log")
+        # Around the grid's best; suggestions off by orders of magnitude are in the tables.
+        ax.set_xlim(10 ** (grid["best_log10_lr"] - 2.5), 10 ** (grid["best_log10_lr"] + 1.5))
         ax.set_ylim(0.8, 2.5)
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("peak learning rate")
         ax.set_ylabel("val loss / grid best")
-    for ax in axes.ravel()[len(tasks):]:
+    for ax in axes.ravel()[len(tasks) :]:
         ax.axis("off")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower right", fontsize=8, frameon=False)
@@ -170,7 +261,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     docs.mkdir(parents=True, exist_ok=True)
     figure = docs / "benchmarks.png"
     plot(oracle, compare, scores, figure)
-    lines = (docs.parent / "benchmarks" / "TEMPLATE.md").read_text()
+    lines = TEMPLATE.read_text()
     tables = {
         "{tasks}": "\n".join(f"| {t.name} | {t.summary} |" for t in TASKS.values() if t.name in scores),
         "{summary}": "\n".join(summary_table(scores)),
@@ -179,9 +270,18 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         "{rule}": compare["rule"],
         "{figure}": figure.name,
     }
-    for name, file, table in (("{noise}", NOISE_JSON, noise_table), ("{cost}", COST_JSON, cost_table)):
+    optional = (
+        ("{noise}", NOISE_JSON, noise_table),
+        ("{settings}", SETTINGS_JSON, settings_table),
+        ("{cost}", COST_JSON, cost_table),
+    )
+    for name, file, table in optional:
         source = results / file.name
         tables[name] = "\n".join(table(json.loads(source.read_text()))) if source.exists() else "(not measured)"
+    cost_file = results / COST_JSON.name
+    tables["{targets}"] = "\n".join(
+        targets_table(scores, json.loads(cost_file.read_text()) if cost_file.exists() else None)
+    )
     for key, value in tables.items():
         lines = lines.replace(key, value)
     out = docs / "benchmarks.md"

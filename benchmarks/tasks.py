@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from pl_lrfind.demo import digits_cnn
+
 Data = tuple[TensorDataset, TensorDataset]
 
 
@@ -115,27 +117,13 @@ def token_majority() -> Data:
 
 def _mlp(*widths: int, dropout: float = 0.0) -> nn.Sequential:
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+    for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
             layers.append(nn.ReLU())
             if dropout:
                 layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
-
-
-def _digits_cnn() -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.BatchNorm2d(16),
-        nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.BatchNorm2d(32),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 4 * 4, 10),
-    )
 
 
 class RowGRU(nn.Module):
@@ -183,20 +171,78 @@ _xent = nn.functional.cross_entropy
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        Task("digits_mlp_adam", "MLP 64-128-128-10 on digits, Adam, batch 32, 5 epochs",
-             digits_flat, lambda: _mlp(64, 128, 128, 10), _adam, _xent, 32, 5),
-        Task("digits_cnn_sgd", "BatchNorm CNN on digits, SGD momentum 0.9, batch 64, 8 epochs",
-             digits_images, _digits_cnn, _sgd(), _xent, 64, 8),
-        Task("friedman_mlp_adamw", "regression MLP on Friedman #1 (noise 1), AdamW wd 0.01, MSE, batch 32, 6 epochs",
-             friedman, lambda: _mlp(10, 64, 64, 1), _adamw(0.01), _mse, 32, 6, weight_decay=0.01),
-        Task("cancer_batch8_adam", "MLP 30-32-2 on breast cancer, Adam, batch 8 (small-batch tabular), 4 epochs",
-             breast_cancer, lambda: _mlp(30, 32, 2), _adam, _xent, 8, 4),
-        Task("digits_gru_adam", "GRU(64) reading digits row by row, Adam, batch 32, 5 epochs",
-             digits_rows, RowGRU, _adam, _xent, 32, 5),
-        Task("classes_dropout_sgd", "MLP 20-256-256-4 with dropout 0.3, SGD momentum 0.9 + wd 5e-4, batch 64, 6 epochs",
-             noisy_classes, lambda: _mlp(20, 256, 256, 4, dropout=0.3), _sgd(weight_decay=5e-4), _xent, 64, 6,
-             weight_decay=5e-4),
-        Task("tokens_transformer_adamw", "2-layer transformer (width 32, dropout 0.1), AdamW wd 0.01, batch 64, 5 epochs",
-             token_majority, TinyTransformer, _adamw(0.01), _xent, 64, 5, weight_decay=0.01),
+        Task(
+            "digits_mlp_adam",
+            "MLP 64-128-128-10 on digits, Adam, batch 32, 5 epochs",
+            digits_flat,
+            lambda: _mlp(64, 128, 128, 10),
+            _adam,
+            _xent,
+            32,
+            5,
+        ),
+        Task(
+            "digits_cnn_sgd",
+            "BatchNorm CNN on digits, SGD momentum 0.9, batch 64, 8 epochs",
+            digits_images,
+            digits_cnn,
+            _sgd(),
+            _xent,
+            64,
+            8,
+        ),
+        Task(
+            "friedman_mlp_adamw",
+            "regression MLP on Friedman #1 (noise 1), AdamW wd 0.01, MSE, batch 32, 6 epochs",
+            friedman,
+            lambda: _mlp(10, 64, 64, 1),
+            _adamw(0.01),
+            _mse,
+            32,
+            6,
+            weight_decay=0.01,
+        ),
+        Task(
+            "cancer_batch8_adam",
+            "MLP 30-32-2 on breast cancer, Adam, batch 8 (small-batch tabular), 4 epochs",
+            breast_cancer,
+            lambda: _mlp(30, 32, 2),
+            _adam,
+            _xent,
+            8,
+            4,
+        ),
+        Task(
+            "digits_gru_adam",
+            "GRU(64) reading digits row by row, Adam, batch 32, 5 epochs",
+            digits_rows,
+            RowGRU,
+            _adam,
+            _xent,
+            32,
+            5,
+        ),
+        Task(
+            "classes_dropout_sgd",
+            "MLP 20-256-256-4 with dropout 0.3, SGD momentum 0.9 + wd 5e-4, batch 64, 6 epochs",
+            noisy_classes,
+            lambda: _mlp(20, 256, 256, 4, dropout=0.3),
+            _sgd(weight_decay=5e-4),
+            _xent,
+            64,
+            6,
+            weight_decay=5e-4,
+        ),
+        Task(
+            "tokens_transformer_adamw",
+            "2-layer transformer (width 32, dropout 0.1), 10 % label noise, AdamW wd 0.01, batch 64, 5 epochs",
+            token_majority,
+            TinyTransformer,
+            _adamw(0.01),
+            _xent,
+            64,
+            5,
+            weight_decay=0.01,
+        ),
     )
 }

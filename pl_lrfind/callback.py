@@ -86,7 +86,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         num_steps: int = 100,
         mode: str = "exponential",
         beta: float = 0.98,
-        divergence_threshold: float = 4.0,
+        divergence_threshold: float = 3.0,
         suggestion: str = DEFAULT_RULE,
         steps_per_lr: int = 1,
         then: str = "one_cycle",
@@ -155,10 +155,15 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._scheduler_state: dict | None = None
         self._writer = None  # a SummaryWriter on rank zero while logging, else None
         self._own_logger = None  # the TensorBoardLogger we opened when the Trainer had none
+        self._state_key: str | None = None
 
     @property
     def state_key(self) -> str:
-        return self._generate_state_key(**self.range_test_settings, then=self.then)
+        # Lightning builds a profiler label from this on every hook call (a dozen per step);
+        # the settings never change after construction, so the key is built once.
+        if self._state_key is None:
+            self._state_key = self._generate_state_key(**self.range_test_settings, then=self.then)
+        return self._state_key
 
     # ------------------------------------------------------------------ set-up
 

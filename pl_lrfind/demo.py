@@ -36,23 +36,28 @@ def digits_loaders(batch_size: int = 64, seed: int = 0) -> tuple[DataLoader, Dat
     )
 
 
+def digits_cnn() -> nn.Sequential:
+    """Two conv blocks with BatchNorm for 1x8x8 digits, ten logits out."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 10),
+    )
+
+
 class DigitsCNN(pl.LightningModule):
-    """Two conv blocks with BatchNorm and SGD with momentum: the classic range-test subject."""
+    """The BatchNorm CNN with SGD and momentum: the classic range-test subject."""
 
     def __init__(self, lr: float = 1e-3) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1),
-            nn.BatchNorm2d(16),
-            nn.ReLU(),
-            nn.Conv2d(16, 32, 3, padding=1),
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(32 * 4 * 4, 10),
-        )
+        self.net = digits_cnn()
 
     def forward(self, x):
         return self.net(x)

@@ -83,9 +83,11 @@ class TestStopRule:
         assert result.stop_reason is StopReason.DIVERGED
         assert result.num_steps_taken == 21  # the first point above 4 x best ends the test
 
-    def test_does_not_stop_below_the_threshold(self):
-        losses = [1.0] * 20 + [3.9] * 20
+    def test_does_not_stop_below_the_default_threshold(self):
+        threshold = RangeTest().settings["divergence_threshold"]
+        losses = [1.0] * 20 + [threshold - 0.1] * 20
         assert run_test(losses, num_steps=40, beta=0.0).stop_reason is StopReason.COMPLETED
+        assert run_test(losses[:21] + [threshold + 0.1], num_steps=40, beta=0.0).stop_reason is StopReason.DIVERGED
 
     @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
     def test_non_finite_loss_stops_at_once_and_is_not_recorded(self, bad):

@@ -96,7 +96,7 @@ def test_finder_cells_draw_figures(executed):
 
 def test_range_test_and_full_fit_outcomes(executed):
     (first,) = _cells_tagged(executed, "range-test")
-    assert re.search(r"lr_find: suggestion [\d.e+-]+ \(minimum\), \d+ steps", _text(first)), _text(first)
+    assert re.search(r"lr_find: suggestion [\d.e+-]+ \(midspan\), \d+ steps", _text(first)), _text(first)
 
     (batch_sizes,) = _cells_tagged(executed, "batch-sizes")
     assert [int(n) for n in re.findall(r"batch\s+(\d+): lr_find", _text(batch_sizes))] == [16, 64, 256]

@@ -90,7 +90,7 @@ class RangeTest:
         num_steps: int = 100,
         mode: str = "exponential",
         beta: float = 0.98,
-        divergence_threshold: float = 4.0,
+        divergence_threshold: float = 3.0,
         steps_per_lr: int = 1,
         suggestion: str = DEFAULT_RULE,
     ) -> None:

@@ -1,0 +1,79 @@
+"""The stop rule's settings: EMA factor ``beta`` and ``divergence_threshold``, replayed.
+
+Each task and seed runs one range test with the stop rule off (it ends at ``max_lr`` or at a
+non-finite loss). The recorded losses are then fed again through :class:`pl_lrfind.core.RangeTest`
+with every pair of settings, exactly as the callback would have fed them, so every pair sees the
+same batches. For the default rule's suggestions: the spread across seeds, and the regret read
+off the oracle's grid by interpolation (a guide, not a measurement by fits).
+
+    python -m benchmarks.settings     # writes benchmarks/results/settings.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pl_lrfind.core import RangeTest
+
+from .noise import suggestion_stats
+from .oracle import ORACLE_JSON, RESULTS, SEEDS
+from .pool import run_jobs
+from .tasks import TASKS
+
+SETTINGS_JSON = RESULTS / "settings.json"
+BETAS = (0.9, 0.95, 0.98)
+THRESHOLDS = (2.0, 3.0, 4.0, 6.0)
+NO_STOP = 1e12
+
+
+def replay(losses: list[float], beta: float, threshold: float) -> float | None:
+    """The default rule's suggestion had the test run with these settings on these losses."""
+    test = RangeTest(beta=beta, divergence_threshold=threshold)
+    for loss in losses:
+        if test.record(loss):
+            break
+    else:
+        test.stop("non_finite_loss")  # the unstopped run ended on a NaN the replay never sees
+    return test.result().suggestion
+
+
+def measure(tasks, seeds) -> dict:
+    runs = iter(
+        run_jobs(
+            ("finder_fit", dict(task_name=t, seed=s, then="stop", divergence_threshold=NO_STOP))
+            for t in tasks
+            for s in seeds
+        )
+    )
+    curves = {t: [next(runs)["result"]["losses"] for _ in seeds] for t in tasks}
+    oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
+    out = {}
+    for beta in BETAS:
+        for threshold in THRESHOLDS:
+            per_task = {}
+            for task, losses in curves.items():
+                per_task[task] = suggestion_stats(oracle[task], [replay(curve, beta, threshold) for curve in losses])
+            out[f"beta={beta},threshold={threshold}"] = {"beta": beta, "threshold": threshold, "tasks": per_task}
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.settings", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=len(SEEDS))
+    parser.add_argument("--out", type=Path, default=SETTINGS_JSON)
+    args = parser.parse_args(argv)
+    out = {"command": "python -m benchmarks.settings", "settings": measure(args.tasks, range(args.seeds))}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    for name, setting in out["settings"].items():
+        regret = np.mean([t["interpolated_regret"] for t in setting["tasks"].values()])
+        print(f"{name:26s} interpolated regret {100 * regret:5.1f} %", flush=True)
+
+
+if __name__ == "__main__":
+    main()
