@@ -1,6 +1,6 @@
 """``python -m benchmarks``: the whole benchmark against the committed oracle, then the report.
 
-python -m benchmarks              # ~15 min on 2 cores: compare, noise, settings, cost, the report
+python -m benchmarks              # ~15 min on 2 cores: compare, noise, settings, calibrate, cost, report
 python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat; results and report in DIR
 """
 
@@ -10,7 +10,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from . import compare, cost, noise, report, settings
+from . import calibrate, compare, cost, noise, report, settings
 from .oracle import ORACLE_JSON, RESULTS
 
 SMOKE_TASK = "digits_cnn_sgd"
@@ -24,6 +24,13 @@ def run(results: Path, docs: Path, smoke: bool) -> Path:
     compare.main([*scope, "--out", str(results / compare.COMPARE_JSON.name)])
     noise.main([*scope, "--out", str(results / noise.NOISE_JSON.name)])
     settings.main([*scope, "--out", str(results / settings.SETTINGS_JSON.name)])
+    calibrate.main(
+        [
+            *(["--tasks", SMOKE_TASK, "--seeds", "1"] if smoke else []),
+            "--out",
+            str(results / calibrate.CALIBRATE_JSON.name),
+        ]
+    )
     cost.main(
         [*(["--models", "small", "--repeats", "1"] if smoke else []), "--out", str(results / cost.COST_JSON.name)]
     )

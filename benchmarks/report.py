@@ -14,6 +14,7 @@ import numpy as np
 
 from pl_lrfind.plotting import format_lr
 
+from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
 from .cost import COST_JSON, DESCRIPTIONS
 from .noise import NOISE_JSON
@@ -187,6 +188,16 @@ def settings_table(sweep: dict) -> list[str]:
     return lines
 
 
+def calibration_lines(calibration: dict) -> list[str]:
+    held = calibration["held_out_shift"]
+    return [
+        f"Fitted on all tasks: divisor 10^{-calibration['fitted_shift']:.2f}"
+        f" = {10 ** -calibration['fitted_shift']:.1f}; with one task held out, between"
+        f" 10^{-max(held.values()):.2f} and 10^{-min(held.values()):.2f}. In use:"
+        f" {calibration['divisor_in_use']:g} (seeds {calibration['seeds'][0]}-{calibration['seeds'][-1]})."
+    ]
+
+
 def cost_table(cost: dict) -> list[str]:
     lines = [
         "| model | parameters | steps | repeats | plain fit (median s) | ours / plain | ours with TensorBoard / plain"
@@ -271,6 +282,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         "{figure}": figure.name,
     }
     optional = (
+        ("{calibration}", CALIBRATE_JSON, calibration_lines),
         ("{noise}", NOISE_JSON, noise_table),
         ("{settings}", SETTINGS_JSON, settings_table),
         ("{cost}", COST_JSON, cost_table),

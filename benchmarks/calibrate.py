@@ -1,0 +1,86 @@
+"""Calibrate ``midspan``'s one constant on seeds the comparison never uses, task by task held out.
+
+``midspan`` returns the log-middle of two anchors divided by ``MIDSPAN_DIVISOR``. That divisor
+is the rule's only fitted number. This script re-derives it: one range test per task on seeds
+10-19 (the comparison uses 0-9) with the stop rule off, replayed at the default settings; for
+each candidate divisor, the regret its suggestions would have, read off the oracle's grid by
+interpolation. The divisor is fitted on all tasks, and again with each task held out, to show
+that no single task decides it.
+
+    python -m benchmarks.calibrate     # writes benchmarks/results/calibrate.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pl_lrfind.core.rules import MIDSPAN_DIVISOR
+
+from .noise import interpolated_regret
+from .oracle import ORACLE_JSON, RESULTS
+from .pool import run_jobs
+from .settings import NO_STOP, replay
+from .tasks import TASKS
+
+CALIBRATE_JSON = RESULTS / "calibrate.json"
+DESIGN_SEEDS = tuple(range(10, 20))
+SHIFTS = np.round(np.arange(-1.5, 0.001, 0.05), 2)  # log10 of 1 / divisor
+
+
+def calibrate(tasks, seeds) -> dict:
+    runs = iter(
+        run_jobs(
+            ("finder_fit", dict(task_name=t, seed=s, then="stop", divergence_threshold=NO_STOP))
+            for t in tasks
+            for s in seeds
+        )
+    )
+    oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
+    defaults = dict(beta=0.98, threshold=3.0)
+    middles = {}  # log10 of the undivided midspan, per task and seed
+    for task in tasks:
+        found = [replay(next(runs)["result"]["losses"], **defaults) for _ in seeds]
+        middles[task] = [np.log10(lr * MIDSPAN_DIVISOR) for lr in found if lr is not None]
+    regret = {
+        task: [
+            float(np.mean([interpolated_regret(oracle[task], 10 ** (m + shift)) for m in middles[task]]))
+            for shift in SHIFTS
+        ]
+        for task in tasks
+    }
+
+    def best_shift(over) -> float:
+        return float(SHIFTS[int(np.argmin(np.mean([regret[t] for t in over], axis=0)))])
+
+    return {
+        "shifts": SHIFTS.tolist(),
+        "regret_by_task": regret,
+        "fitted_shift": best_shift(tasks),
+        "held_out_shift": {held: best_shift([t for t in tasks if t != held]) for held in tasks},
+        "divisor_in_use": MIDSPAN_DIVISOR,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
+    parser.add_argument("--seeds", type=int, default=len(DESIGN_SEEDS), help="seeds 10..10+N-1 (default 10)")
+    parser.add_argument("--out", type=Path, default=CALIBRATE_JSON)
+    args = parser.parse_args(argv)
+    out = {"command": "python -m benchmarks.calibrate", "seeds": list(DESIGN_SEEDS[: args.seeds])}
+    out.update(calibrate(args.tasks, out["seeds"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    held = out["held_out_shift"].values()
+    print(
+        f"fitted divisor 10**{-out['fitted_shift']:.2f}; with one task held out 10**{-max(held):.2f}"
+        f" to 10**{-min(held):.2f}; in use {MIDSPAN_DIVISOR:g}"
+    )
+
+
+if __name__ == "__main__":
+    main()
