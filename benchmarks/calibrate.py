@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pl_lrfind.core import RangeTest
 from pl_lrfind.core.rules import MIDSPAN_DIVISOR
 
 from .noise import interpolated_regret
 from .oracle import ORACLE_JSON, RESULTS
-from .pool import run_jobs
-from .settings import NO_STOP, replay
+from .settings import replay, stop_free_losses
 from .tasks import TASKS
 
 CALIBRATE_JSON = RESULTS / "calibrate.json"
@@ -32,18 +32,12 @@ SHIFTS = np.round(np.arange(-1.5, 0.001, 0.05), 2)  # log10 of 1 / divisor
 
 
 def calibrate(tasks, seeds) -> dict:
-    runs = iter(
-        run_jobs(
-            ("finder_fit", dict(task_name=t, seed=s, then="stop", divergence_threshold=NO_STOP))
-            for t in tasks
-            for s in seeds
-        )
-    )
+    curves = stop_free_losses(tasks, seeds)
     oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
-    defaults = dict(beta=0.98, threshold=3.0)
+    defaults = RangeTest().settings  # calibrate for the settings users get
     middles = {}  # log10 of the undivided midspan, per task and seed
-    for task in tasks:
-        found = [replay(next(runs)["result"]["losses"], **defaults) for _ in seeds]
+    for task, losses in curves.items():
+        found = [replay(curve, defaults["beta"], defaults["divergence_threshold"]) for curve in losses]
         middles[task] = [np.log10(lr * MIDSPAN_DIVISOR) for lr in found if lr is not None]
     regret = {
         task: [

@@ -41,7 +41,8 @@ def replay(losses: list[float], beta: float, threshold: float) -> float | None:
     return test.result().suggestion
 
 
-def measure(tasks, seeds) -> dict:
+def stop_free_losses(tasks, seeds) -> dict[str, list[list[float]]]:
+    """Per task, one loss curve per seed from a range test whose stop rule never fires."""
     runs = iter(
         run_jobs(
             ("finder_fit", dict(task_name=t, seed=s, then="stop", divergence_threshold=NO_STOP))
@@ -49,7 +50,11 @@ def measure(tasks, seeds) -> dict:
             for s in seeds
         )
     )
-    curves = {t: [next(runs)["result"]["losses"] for _ in seeds] for t in tasks}
+    return {t: [next(runs)["result"]["losses"] for _ in seeds] for t in tasks}
+
+
+def measure(tasks, seeds) -> dict:
+    curves = stop_free_losses(tasks, seeds)
     oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
     out = {}
     for beta in BETAS:
