@@ -19,7 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# About 15 minutes on 2 cores; regenerates benchmarks/results/*.json (not the oracle) and docs/benchmarks.md.
+# About 20 minutes on 2 cores; regenerates benchmarks/results/*.json (not the oracle) and docs/benchmarks.md.
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks
 

@@ -1,6 +1,6 @@
 """``python -m benchmarks``: the whole benchmark against the committed oracle, then the report.
 
-python -m benchmarks              # ~15 min on 2 cores: compare, noise, settings, calibrate, cost, report
+python -m benchmarks              # ~20 min on 2 cores: compare, noise, settings, calibrate, cost, report
 python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat; results and report in DIR
 """
 

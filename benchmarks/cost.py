@@ -70,7 +70,7 @@ WIDE = Task(
     batch_size=32,
     epochs=1,
 )
-MODELS = {"small": (TASKS["digits_cnn_sgd"], 100, 40), "wide": (WIDE, 30, 12)}  # (task, steps, repeats)
+MODELS = {"small": (TASKS["digits_cnn_sgd"], 100, 40), "wide": (WIDE, 30, 25)}  # (task, steps, repeats)
 DESCRIPTIONS = {
     "small": "small: the digits BatchNorm CNN, SGD momentum 0.9, batch 64",
     "wide": "wide: " + WIDE.summary,
@@ -138,7 +138,7 @@ def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
-    parser.add_argument("--repeats", type=int, help="repeats per model (default: 40 small, 12 wide)")
+    parser.add_argument("--repeats", type=int, help="repeats per model (default: 40 small, 25 wide)")
     parser.add_argument("--out", type=Path, default=COST_JSON)
     args = parser.parse_args(argv)
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):

@@ -200,19 +200,28 @@ def calibration_lines(calibration: dict) -> list[str]:
 
 def cost_table(cost: dict) -> list[str]:
     lines = [
-        "| model | parameters | steps | repeats | plain fit (median s) | ours / plain | ours with TensorBoard / plain"
-        " | Lightning / plain | ours / Lightning |",
+        "| model | parameters | steps | repeats | plain fit (median s, range) | ours / plain (middle half)"
+        " | ours with TensorBoard / plain | Lightning / plain (middle half) | ours / Lightning |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, model in cost["models"].items():
         r = model["median_ratio"]
+        seconds = {name: np.array(times) for name, times in model["seconds"].items()}
+        plain = seconds["plain"]
         lines.append(
             f"| {DESCRIPTIONS.get(key, model['task'])} | {model['parameters'] / 1e6:.2f} M"
             f" | {model['steps']} | {model['repeats']}"
-            f" | {np.median(model['seconds']['plain']):.2f} | {r['ours/plain']:.3f} | {r['ours_tensorboard/plain']:.3f}"
-            f" | {r['lightning/plain']:.3f} | {r['ours/lightning']:.3f} |"
+            f" | {np.median(plain):.2f} ({plain.min():.2f}-{plain.max():.2f})"
+            f" | {r['ours/plain']:.3f} ({_quartiles(seconds['ours'] / plain)})"
+            f" | {r['ours_tensorboard/plain']:.3f}"
+            f" | {r['lightning/plain']:.3f} ({_quartiles(seconds['lightning'] / plain)}) | {r['ours/lightning']:.3f} |"
         )
     return lines
+
+
+def _quartiles(ratios: np.ndarray) -> str:
+    low, high = np.percentile(ratios, [25, 75])
+    return f"{low:.2f}-{high:.2f}"
 
 
 def plot(oracle: dict, compare: dict, scores: dict, path: Path) -> None:
