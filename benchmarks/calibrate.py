@@ -12,19 +12,17 @@ that no single task decides it.
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
 from pl_lrfind.core import RangeTest
 from pl_lrfind.core.rules import MIDSPAN_DIVISOR
 
+from .cli import parse_args, write_json
 from .noise import interpolated_regret
 from .oracle import ORACLE_JSON, RESULTS
 from .settings import replay, stop_free_losses
-from .tasks import TASKS
 
 CALIBRATE_JSON = RESULTS / "calibrate.json"
 DESIGN_SEEDS = tuple(range(10, 20))
@@ -60,15 +58,12 @@ def calibrate(tasks, seeds) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=len(DESIGN_SEEDS), help="seeds 10..10+N-1 (default 10)")
-    parser.add_argument("--out", type=Path, default=CALIBRATE_JSON)
-    args = parser.parse_args(argv)
-    out = {"command": "python -m benchmarks.calibrate", "seeds": list(DESIGN_SEEDS[: args.seeds])}
+    args = parse_args(
+        "benchmarks.calibrate", __doc__, CALIBRATE_JSON, len(DESIGN_SEEDS), argv, "seeds 10..10+N-1 (default 10)"
+    )
+    out = {"command": args.command, "seeds": list(DESIGN_SEEDS[: args.seeds])}
     out.update(calibrate(args.tasks, out["seeds"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(args.out, out)
     held = out["held_out_shift"].values()
     print(
         f"fitted divisor 10**{-out['fitted_shift']:.2f}; with one task held out 10**{-max(held):.2f}"

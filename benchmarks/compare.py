@@ -16,16 +16,13 @@ Recipes:
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
 from pl_lrfind.core import DEFAULT_RULE
 
+from .cli import parse_args, write_json
 from .oracle import RESULTS, SEEDS
 from .pool import run_jobs
-from .tasks import TASKS
 
 COMPARE_JSON = RESULTS / "compare.json"
 CURVE_RULES = tuple(rule for rule in ("valley", "steepest", "minimum") if rule != DEFAULT_RULE)
@@ -68,16 +65,11 @@ def compare(tasks, seeds) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=len(SEEDS))
-    parser.add_argument("--out", type=Path, default=COMPARE_JSON)
-    args = parser.parse_args(argv)
+    args = parse_args("benchmarks.compare", __doc__, COMPARE_JSON, len(SEEDS), argv)
     started = time.perf_counter()
     out = {"rule": DEFAULT_RULE, "seeds": list(range(args.seeds)), "tasks": compare(args.tasks, range(args.seeds))}
-    out["command"] = "python -m benchmarks.compare"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out) + "\n")
+    out["command"] = args.command
+    write_json(args.out, out, indent=None)
     print(f"compared {len(RECIPES)} recipes on {len(args.tasks)} tasks in {time.perf_counter() - started:.0f} s")
 
 

@@ -21,7 +21,6 @@ CPU time would hide the disk.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import random
 import statistics
@@ -37,6 +36,7 @@ from torch.utils.data import TensorDataset
 
 from pl_lrfind import LRFinderCallback
 
+from .cli import write_json
 from .fits import TaskModule, train_loader, trainer
 from .oracle import RESULTS
 from .tasks import TASKS, Task
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     for model in args.models:
         out["models"][model] = measure(model, args.repeats)
         print(model, {k: round(v, 3) for k, v in out["models"][model]["median_ratio"].items()}, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,6 @@ STARTING_LR = {"Adam": 1e-3, "AdamW": 1e-3, "SGD": 1e-2}
 """The rate a user would type before running a finder, by optimizer: Lightning's finder starts
 from the model's ``lr`` attribute, and ours hands no rate to a fit whose curve it cannot read."""
 
-warnings.filterwarnings("ignore", ".*does not have many workers.*")
-warnings.filterwarnings("ignore", ".*The number of training batches.*")
-warnings.filterwarnings("ignore", ".*GPU available but not used.*")
-
 
 class TaskModule(pl.LightningModule):
     """A task's model, loss and optimizer as a LightningModule; ``schedule`` picks the recipe."""

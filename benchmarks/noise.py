@@ -13,16 +13,14 @@ fit is run here.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 
+from .cli import parse_args, write_json
 from .oracle import ORACLE_JSON, RESULTS, SEEDS
 from .pool import run_jobs
-from .tasks import TASKS
 
 NOISE_JSON = RESULTS / "noise.json"
 SETTINGS = (  # (num_steps, steps_per_lr); pairs of equal compute share a product
@@ -72,14 +70,9 @@ def measure(tasks, seeds) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.noise", description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=len(SEEDS))
-    parser.add_argument("--out", type=Path, default=NOISE_JSON)
-    args = parser.parse_args(argv)
-    out = {"command": "python -m benchmarks.noise", "settings": measure(args.tasks, range(args.seeds))}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    args = parse_args("benchmarks.noise", __doc__, NOISE_JSON, len(SEEDS), argv)
+    out = {"command": args.command, "settings": measure(args.tasks, range(args.seeds))}
+    write_json(args.out, out)
     for name, setting in out["settings"].items():
         spreads = [t["spread"] for t in setting["tasks"].values() if t["spread"] is not None]
         if spreads:  # one seed has no spread

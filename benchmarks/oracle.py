@@ -12,7 +12,6 @@ rules are judged against it.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -20,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .cli import parse_args, write_json
 from .pool import run_jobs
-from .tasks import TASKS
 
 RESULTS = Path(__file__).parent / "results"
 ORACLE_JSON = RESULTS / "oracle.json"
@@ -61,11 +60,7 @@ def task_oracle(task: str, seeds=SEEDS) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.oracle", description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds 0..N-1 (default 10)")
-    parser.add_argument("--out", type=Path, default=ORACLE_JSON)
-    args = parser.parse_args(argv)
+    args = parse_args("benchmarks.oracle", __doc__, ORACLE_JSON, len(SEEDS), argv)
     seeds = tuple(range(args.seeds))
     out = json.loads(args.out.read_text()) if args.out.exists() else {"tasks": {}}
     for task in args.tasks:
@@ -78,9 +73,8 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
     out["seeds"] = list(seeds)
-    out["command"] = "python -m benchmarks.oracle"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    out["command"] = args.command
+    write_json(args.out, out)
 
 
 if __name__ == "__main__":

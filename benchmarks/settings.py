@@ -11,18 +11,16 @@ off the oracle's grid by interpolation (a guide, not a measurement by fits).
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
 from pl_lrfind.core import RangeTest
 
+from .cli import parse_args, write_json
 from .noise import suggestion_stats
 from .oracle import ORACLE_JSON, RESULTS, SEEDS
 from .pool import run_jobs
-from .tasks import TASKS
 
 SETTINGS_JSON = RESULTS / "settings.json"
 BETAS = (0.9, 0.95, 0.98)
@@ -67,14 +65,9 @@ def measure(tasks, seeds) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.settings", description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
-    parser.add_argument("--seeds", type=int, default=len(SEEDS))
-    parser.add_argument("--out", type=Path, default=SETTINGS_JSON)
-    args = parser.parse_args(argv)
-    out = {"command": "python -m benchmarks.settings", "settings": measure(args.tasks, range(args.seeds))}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    args = parse_args("benchmarks.settings", __doc__, SETTINGS_JSON, len(SEEDS), argv)
+    out = {"command": args.command, "settings": measure(args.tasks, range(args.seeds))}
+    write_json(args.out, out)
     for name, setting in out["settings"].items():
         regret = np.mean([t["interpolated_regret"] for t in setting["tasks"].values()])
         print(f"{name:26s} interpolated regret {100 * regret:5.1f} %", flush=True)
