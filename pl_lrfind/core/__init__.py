@@ -3,11 +3,12 @@
 Nothing in this package imports Lightning or touches a model; it works on plain numbers.
 """
 
+from .curve import MIN_POINTS, Curve
 from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
 from .range_test import RangeTest, validate_settings
-from .result import LRFindResult
-from .rules import DEFAULT_RULE, RULES, Curve, suggest
+from .result import LRFindResult, format_lr
+from .rules import DEFAULT_RULE, RULES, Rule, resolve_rule, suggest
 from .smoothing import DebiasedEMA, centered_smooth, debiased_ema
 from .stop import StopReason, has_diverged
 
@@ -19,14 +20,18 @@ __all__ = [
     "DebiasedEMA",
     "Diagnosis",
     "LRFindResult",
+    "MIN_POINTS",
     "RangeTest",
+    "Rule",
     "StopReason",
     "UNREADABLE",
     "centered_smooth",
     "debiased_ema",
     "diagnose",
+    "format_lr",
     "has_diverged",
     "lr_ladder",
+    "resolve_rule",
     "suggest",
     "validate_settings",
 ]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rules import MIN_POINTS, Curve
+from .curve import MIN_POINTS, Curve, head_length
 from .stop import StopReason
 
 OK = "ok"
@@ -25,7 +25,7 @@ ADVICE = {
         "high. Lower min_lr, or trust the suggestion less."
     ),
     DIVERGED_IMMEDIATELY: (
-        "the loss blew up within the first tenth of the ladder: min_lr is too high for this "
+        "the loss blew up within the first tenth of the ladder (its head): min_lr is too high for this "
         "model, or the model/data give non-finite losses. Lower min_lr and check one plain step."
     ),
     NEVER_DIVERGED: ("the loss was still falling at max_lr: the curve has no minimum to anchor on. Raise max_lr."),
@@ -33,7 +33,7 @@ ADVICE = {
         "batch-to-batch noise is as large as the descent itself, so the suggestion is unstable. "
         "Raise the batch size, or average several batches per rate (steps_per_lr)."
     ),
-    TOO_SHORT: "fewer than five points were recorded: there is no curve to read.",
+    TOO_SHORT: f"fewer than {MIN_POINTS} points were recorded: there is no curve to read.",
     SKIPPED: "the test did not run (fast_dev_run is on): there is no curve to read.",
 }
 
@@ -41,6 +41,9 @@ UNREADABLE = frozenset({NO_DESCENT, DIVERGED_IMMEDIATELY, TOO_SHORT, SKIPPED})
 """Diagnoses whose curve has no descent to read a rate from: a rule would still answer (on a
 flat curve ``minimum`` lands on ``min_lr``), but training at that answer would not train."""
 
+MIN_RISE_TO_DEPTH = 0.1
+"""A completed curve that rose less than this fraction of its descent after its minimum never
+blew up: the minimum it shows is the end of the ladder, not a limit of the model."""
 NOISE_TO_DEPTH = 0.5
 """A curve whose residual noise is more than this fraction of its descent is too noisy."""
 MIN_RELATIVE_DEPTH = 0.02
@@ -63,7 +66,7 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
         return _verdict(SKIPPED)
     n = len(curve)
     blew_up = stop_reason in (StopReason.DIVERGED, StopReason.NON_FINITE_LOSS)
-    if blew_up and n < max(MIN_POINTS, num_steps // 10):
+    if blew_up and n < max(MIN_POINTS, head_length(num_steps)):
         return _verdict(DIVERGED_IMMEDIATELY)
     if n < MIN_POINTS:
         return _verdict(TOO_SHORT)
@@ -76,13 +79,13 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
         noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
     # A dip no deeper than the batch-to-batch noise is noise, not a descent: that is what the
     # curve of an already-trained model looks like, and more batch size would not change it.
-    if depth <= max(MIN_RELATIVE_DEPTH * abs(start), noise) or i_min < max(1, n // 10):
+    if depth <= max(MIN_RELATIVE_DEPTH * abs(start), noise) or i_min < max(1, head_length(n)):
         return _verdict(NO_DESCENT)
     if noise > NOISE_TO_DEPTH * depth:
         return _verdict(TOO_NOISY)
 
     rise_after_min = float(smooth[-1]) - lowest
-    if stop_reason is StopReason.COMPLETED and rise_after_min < 0.1 * depth:
+    if stop_reason is StopReason.COMPLETED and rise_after_min < MIN_RISE_TO_DEPTH * depth:
         return _verdict(NEVER_DIVERGED)
     return _verdict(OK)
 

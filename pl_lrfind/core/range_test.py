@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .curve import MIN_POINTS, Curve, head_length
 from .diagnosis import diagnose
 from .ladder import MODES, lr_ladder
 from .result import LRFindResult
-from .rules import DEFAULT_RULE, RULES, Curve, check_rule, suggest_from_curve
+from .rules import DEFAULT_RULE, RULES, Rule, resolve_rule, suggest_from_curve
 from .smoothing import DebiasedEMA
 from .stop import StopReason, has_diverged
 
-MIN_NUM_STEPS = 5
+MIN_NUM_STEPS = MIN_POINTS
+"""A shorter ladder could not give the points a rule needs to read a curve."""
 
 
 def mean_loss(values: list[float]) -> float:
@@ -30,11 +32,11 @@ def grace_steps(num_steps: int) -> int:
 
     The debiased EMA of the first few steps is an average of a handful of batches; on a model
     that is already trained its minimum can sit far below the typical loss by chance, and a
-    ``4 x best`` rule then fires on noise. Waiting a tenth of the ladder (fastai skips the same
-    tenth when it reads the curve) removes those false blow-ups; a real early blow-up still
-    ends the test a few steps later, or at once if the loss turns non-finite.
+    ``4 x best`` rule then fires on noise. Waiting out the head of the ladder (its first tenth,
+    which fastai skips when it reads the curve) removes those false blow-ups; a real early
+    blow-up still ends the test a few steps later, or at once if the loss turns non-finite.
     """
-    return max(2, num_steps // 10)
+    return max(2, head_length(num_steps))
 
 
 def check_positive(name: str, value: Any) -> None:
@@ -57,7 +59,7 @@ def validate_settings(
     beta: float,
     divergence_threshold: float,
     steps_per_lr: int,
-    suggestion: str,
+    suggestion: str | Rule,
 ) -> None:
     """Fail fast, naming the argument and what it may be."""
     check_positive("min_lr", min_lr)
@@ -73,7 +75,7 @@ def validate_settings(
         raise ValueError(f"divergence_threshold must be > 1, got {divergence_threshold!r}")
     if not isinstance(steps_per_lr, int) or steps_per_lr < 1:
         raise ValueError(f"steps_per_lr must be an integer >= 1, got {steps_per_lr!r}")
-    check_rule(suggestion)
+    resolve_rule(suggestion)
 
 
 class RangeTest:
@@ -92,7 +94,7 @@ class RangeTest:
         beta: float = 0.98,
         divergence_threshold: float = 3.0,
         steps_per_lr: int = 1,
-        suggestion: str = DEFAULT_RULE,
+        suggestion: str | Rule = DEFAULT_RULE,
     ) -> None:
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         self.settings = dict(
@@ -104,7 +106,7 @@ class RangeTest:
             divergence_threshold=divergence_threshold,
             steps_per_lr=steps_per_lr,
         )
-        self.rule = suggestion
+        self.rule, self._rule_function = resolve_rule(suggestion)
         self.ladder = lr_ladder(min_lr, max_lr, num_steps, mode)
         self.lrs: list[float] = []
         self.losses: list[float] = []
@@ -159,7 +161,8 @@ class RangeTest:
         if not self.done:
             raise RuntimeError("the range test is still running; call stop() first")
         curve = Curve.from_raw(self.lrs, self.losses, self.settings["beta"])
-        suggestions = {name: suggest_from_curve(curve, name) for name in RULES}
+        suggestions = {name: suggest_from_curve(curve, rule) for name, rule in RULES.items()}
+        suggestions[self.rule] = suggest_from_curve(curve, self._rule_function)
         verdict = diagnose(curve, self.stop_reason, self.settings["num_steps"])
         return LRFindResult(
             lrs=list(self.lrs),

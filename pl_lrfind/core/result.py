@@ -13,6 +13,15 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+def format_lr(lr: float | None) -> str:
+    """A learning rate as every report prints it: three significant digits in e-notation, or ``none``.
+
+    One fixed format keeps table columns aligned and lets a reader (or a test) find a rate in
+    the printed output by formatting it the same way.
+    """
+    return "none" if lr is None else f"{lr:.2e}"
+
+
 @dataclass
 class LRFindResult:
     """Everything a range test measured and concluded.
@@ -64,15 +73,15 @@ class LRFindResult:
 
     def summary(self) -> str:
         """One line a person can read in a log."""
-        chosen = f"{self.suggestion:.2e}" if self.suggestion is not None else "none"
         return (
-            f"lr_find: suggestion {chosen} ({self.rule}), {self.num_steps_taken} steps, "
+            f"lr_find: suggestion {format_lr(self.suggestion)} ({self.rule}), {self.num_steps_taken} steps, "
             f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
         )
 
     def plot(self, ax=None, show_rules: bool = True) -> Figure:
         """Smoothed and raw loss against the learning rate (log scale), suggestions marked."""
-        # Imported here so that the core never needs matplotlib to run a test.
-        from pl_lrfind.plotting import plot_result
+        # Plotting is a leaf that depends on the core; importing it only here keeps the core
+        # free of it (and of matplotlib) until a figure is asked for.
+        from ..plotting import plot_result
 
         return plot_result(self, ax=ax, show_rules=show_rules)

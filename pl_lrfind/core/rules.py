@@ -1,7 +1,7 @@
 """Suggestion rules: from a finished curve to one learning rate.
 
 Each rule is a small function of a :class:`Curve`. fastai's three (``valley``, ``steepest``,
-``minimum``) read the debiased-EMA curve the way fastai does, trimming the first tenth and the
+``minimum``) read the debiased-EMA curve the way fastai does, trimming the head (first tenth) and the
 last few points where the EMA is least trustworthy. The EMA lags the raw curve (its minimum
 sits up to a decade right of the raw one); their constants, such as ``minimum``'s tenth, were
 tuned on that lagged curve, so they read it and not a lag-free one.
@@ -13,45 +13,10 @@ tuned on that lagged curve, so they read it and not a lag-free one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from .smoothing import centered_smooth, debiased_ema
-
-MIN_POINTS = 5
-"""Below this many finite points no rule answers: there is no curve to read."""
-
-
-@dataclass(frozen=True)
-class Curve:
-    """A range-test curve, with both smoothings computed once."""
-
-    lrs: np.ndarray
-    losses: np.ndarray
-    ema: np.ndarray
-    centered: np.ndarray
-
-    @classmethod
-    def from_raw(cls, lrs, losses, beta: float = 0.98) -> Curve:
-        lrs = np.asarray(lrs, dtype=float)
-        losses = np.asarray(losses, dtype=float)
-        if lrs.shape != losses.shape:
-            raise ValueError(f"lrs and losses differ in length: {lrs.shape} vs {losses.shape}")
-        keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
-        lrs, losses = lrs[keep], losses[keep]
-        return cls(lrs, losses, np.asarray(debiased_ema(losses, beta)), centered_smooth(losses))
-
-    def __len__(self) -> int:
-        return len(self.lrs)
-
-    def trimmed_ema(self) -> tuple[np.ndarray, np.ndarray]:
-        """The EMA curve without its first tenth and last five points, as fastai reads it."""
-        n = len(self)
-        start, stop = n // 10, n - 5
-        if stop - start < MIN_POINTS:
-            return self.lrs, self.ema
-        return self.lrs[start:stop], self.ema[start:stop]
+from .curve import MIN_POINTS, Curve, head_length
 
 
 def minimum(curve: Curve) -> float:
@@ -114,7 +79,7 @@ def midspan(curve: Curve) -> float:
     """
     lrs, smooth = curve.lrs, curve.centered
     lowest = int(np.argmin(smooth))
-    start = float(np.median(curve.losses[: max(3, len(curve) // 10)]))
+    start = float(np.median(curve.losses[: max(3, head_length(len(curve)))]))
     half_way_down = start - 0.5 * (start - smooth[lowest])
     # On a curve with no descent this is the first point; the diagnosis says "no_descent" and
     # the callback hands no rate from such a curve.
@@ -123,7 +88,10 @@ def midspan(curve: Curve) -> float:
     return float(10.0**middle / MIDSPAN_DIVISOR)
 
 
-RULES: dict[str, Callable[[Curve], float]] = {
+Rule = Callable[[Curve], float]
+"""A suggestion rule: any function from a finished :class:`Curve` to a learning rate."""
+
+RULES: dict[str, Rule] = {
     "midspan": midspan,
     "valley": valley,
     "steepest": steepest,
@@ -134,27 +102,41 @@ DEFAULT_RULE = "midspan"
 seven tasks, ahead of fastai's rules and Lightning's; numbers in ``docs/benchmarks.md``."""
 
 
-def check_rule(rule: str) -> str:
-    if rule not in RULES:
-        raise ValueError(f"suggestion must be one of {sorted(RULES)}, got {rule!r}")
-    return rule
+def resolve_rule(rule: str | Rule) -> tuple[str, Rule]:
+    """The name and function of ``rule``: a name from :data:`RULES`, or a callable of your own.
+
+    A callable is named by its ``__name__`` (a ``functools.partial`` or a callable object by its
+    type's name); that name labels it in results, reports and plots.
+    """
+    if isinstance(rule, str):
+        if rule in RULES:
+            return rule, RULES[rule]
+    elif callable(rule):
+        return getattr(rule, "__name__", None) or type(rule).__name__, rule
+    raise ValueError(f"suggestion must be one of {sorted(RULES)} or a callable Curve -> float, got {rule!r}")
 
 
-def suggest(lrs, losses, rule: str = DEFAULT_RULE, beta: float = 0.98) -> float | None:
+def check_rule(rule: str | Rule) -> str:
+    """The rule's name; ``ValueError`` naming ``suggestion`` when it is neither a known name nor callable."""
+    return resolve_rule(rule)[0]
+
+
+def suggest(lrs, losses, rule: str | Rule = DEFAULT_RULE, beta: float = 0.98) -> float | None:
     """Suggest a learning rate from a range-test curve.
 
     ``losses`` are the raw per-step losses; each rule smooths them as it needs (``beta`` is
-    the EMA factor for the rules that read the EMA). Non-finite points are ignored. Returns
-    ``None`` when fewer than five finite points remain; otherwise a rate inside the tested
-    range.
+    the EMA factor for the rules that read the EMA). ``rule`` is a name from :data:`RULES` or
+    a function ``Curve -> float``. Non-finite points are ignored. Returns ``None`` when fewer
+    than :data:`~pl_lrfind.core.curve.MIN_POINTS` finite points remain; otherwise a rate inside
+    the tested range.
     """
     check_rule(rule)
     curve = Curve.from_raw(lrs, losses, beta)
     return suggest_from_curve(curve, rule)
 
 
-def suggest_from_curve(curve: Curve, rule: str) -> float | None:
+def suggest_from_curve(curve: Curve, rule: str | Rule) -> float | None:
     if len(curve) < MIN_POINTS:
         return None
-    lr = RULES[rule](curve)
+    lr = resolve_rule(rule)[1](curve)
     return float(np.clip(lr, curve.lrs.min(), curve.lrs.max()))
