@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark clean
+.PHONY: demo test test-fast lint benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Everything but the slow tests (notebook, TensorBoard server, DDP, demo, benchmark smoke): for iterating.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 # About 20 minutes on 2 cores; regenerates benchmarks/results/*.json (not the oracle) and docs/benchmarks.md.
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks
@@ -27,5 +31,6 @@ lint: $(STAMP)
 	$(BIN)/ruff check pl_lrfind tests benchmarks
 	$(BIN)/ruff format --check pl_lrfind tests benchmarks
 
+# The venv, and every run directory the demo, the notebook and a fit without default_root_dir can write.
 clean:
-	rm -rf $(VENV) pl_lrfind_runs
+	rm -rf $(VENV) pl_lrfind_runs lightning_logs notebooks/walkthrough_runs notebooks/lightning_logs .pytest_cache

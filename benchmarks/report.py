@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pl_lrfind.plotting import format_lr
+from pl_lrfind.core import format_lr
 
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES

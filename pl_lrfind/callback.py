@@ -1,14 +1,15 @@
 """The Lightning adapter: runs the range test inside ``trainer.fit`` and hands over to the real fit.
 
-How a fit with the callback unfolds::
+How a fit with the callback (a *stage*) unfolds::
 
-    on_train_start      snapshot weights + optimizer to host memory; set aside the user's
-                        schedulers, the callbacks that watch the fit, and validation
+    setup               a new stage begins (unless a checkpoint resumes one)
+    on_train_start      snapshot weights + optimizer to host memory; borrow from the Trainer
+                        (the callbacks that watch the fit, the schedulers, validation, limits)
     finder epoch(s)     one optimizer step per rung of the ladder; the rate is set after every
                         optimizer step in ``on_train_batch_end``
     end of the test     restore the snapshot bit for bit; end the current epoch there;
-                        extend the Trainer's budget by exactly what the test used
-    next epoch start    put back callbacks and validation; install one-cycle (or the user's own
+                        extend the Trainer's limits by exactly what the test used
+    next epoch start    give back what was borrowed; install one-cycle (or the user's own
                         schedulers at the found rate); the real fit runs its full budget
 
 The test runs in epochs of its own so that the real fit starts on an epoch boundary: every real
@@ -18,41 +19,52 @@ epoch-end validation of the last real epoch happens as it would without the call
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch.optim.lr_scheduler import OneCycleLR
+from torch.optim import Optimizer
+from typing_extensions import override
 
 from . import _lightning
-from . import tensorboard as tb_log
-from .core import UNREADABLE, LRFindResult, RangeTest, StopReason
+from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
-from .core.rules import DEFAULT_RULE
-from .schedule import one_cycle
+from .core.rules import DEFAULT_RULE, check_rule
+from .curve_log import CurveLog
+from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
+from .schedule import one_cycle, shortest_one_cycle
 from .snapshot import TrainingSnapshot
+from .stage import Budget, Phase, Stage
+from .trainer_loan import TrainerLoan, extend_limits, remaining_steps
+
+if TYPE_CHECKING:
+    from pytorch_lightning import LightningModule, Trainer
+    from torch.optim.lr_scheduler import OneCycleLR
 
 THEN = ("one_cycle", "set", "stop")
 ANNEAL_STRATEGIES = ("cos", "linear")
-
-PENDING = "pending"  # the test has not run yet
-SEARCHING = "searching"  # the test is running
-HANDOVER = "handover"  # the test ended this epoch; the real fit starts with the next one
-TRAINING = "training"  # the real fit is running
-FINISHED = "finished"  # nothing more to do (then="stop", or the fit ended)
-
-
-_SAVED_PHASE = {SEARCHING: PENDING, HANDOVER: TRAINING}
-"""What a checkpoint records for a phase that cannot be resumed as is: a test cut off by the
-save has to start again, and a test that ended resumes as the real fit it hands over to."""
 
 
 class UnsupportedSetupError(RuntimeError):
     """The Trainer or LightningModule is configured in a way the finder cannot serve."""
 
 
+@dataclass
+class _RunningTest:
+    """What exists only while a range test runs."""
+
+    range_test: RangeTest
+    snapshot: TrainingSnapshot
+    last_global_step: int
+    micro_losses: list[float] = field(default_factory=list)
+    scale_before_step: float | None = None
+
+
 class LRFinderCallback(*_lightning.CALLBACK_BASES):
     """Learning-rate range test inside the fit, chained into a one-cycle schedule.
+
+    Every ``trainer.fit`` with the callback is a *stage* with its own test and schedule, so one
+    callback serves the fastai habit of training, unfreezing and training again.
 
     Args:
         min_lr, max_lr: first and last rate of the ladder (for the param group with the
@@ -61,7 +73,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         mode: ``"exponential"`` (evenly spaced in log) or ``"linear"``.
         beta: EMA factor of the smoothed loss that the stop rule watches.
         divergence_threshold: stop when the smoothed loss rises this many times above its best.
-        suggestion: the rule that turns the curve into a rate; see :data:`pl_lrfind.core.RULES`.
+        suggestion: the rule that turns the curve into a rate: a name from
+            :data:`pl_lrfind.core.RULES`, or a function ``Curve -> float`` of your own.
         steps_per_lr: optimizer steps per rung, averaged into one point (noise control).
         then: what follows the test: ``"one_cycle"`` (default) replaces the schedulers with
             ``torch.optim.lr_scheduler.OneCycleLR`` peaking at the chosen rate over exactly the
@@ -73,10 +86,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
             only when the optimizer has momentum to cycle (plain SGD is left alone).
         log_to_tensorboard: log the curve (``lr_find/...`` scalars, a figure and a summary
-            text) and the one-cycle rates of the real fit. Uses the Trainer's
-            ``TensorBoardLogger`` when it has one, else a run of its own under
-            ``default_root_dir/lr_find``. Rank zero only.
+            text) and the one-cycle rates of the real fit, on rank zero; see
+            :meth:`make_curve_log` to log elsewhere.
         verbose: print the result's summary (rank zero).
+
+    Attributes:
+        results: every stage's :class:`~pl_lrfind.core.LRFindResult`, in order.
+        result: the latest stage's (``None`` before the first test).
     """
 
     def __init__(
@@ -87,7 +103,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         mode: str = "exponential",
         beta: float = 0.98,
         divergence_threshold: float = 3.0,
-        suggestion: str = DEFAULT_RULE,
+        suggestion: str | Rule = DEFAULT_RULE,
         steps_per_lr: int = 1,
         then: str = "one_cycle",
         lr_factor: float = 1.0,
@@ -140,375 +156,322 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self.log_to_tensorboard = log_to_tensorboard
         self.verbose = verbose
 
-        self.result: LRFindResult | None = None
-        self.phase = PENDING
-        self.scheduler: OneCycleLR | None = None
-        # What the test borrowed from the Trainer, given back at hand-over.
-        self._snapshot: TrainingSnapshot | None = None
-        self._range_test: RangeTest | None = None
-        self._set_aside: dict[str, Any] = {}
-        self._budget: dict[str, Any] = {}
-        self._group_ratios: list[float] = []
-        self._micro_losses: list[float] = []
-        self._last_global_step = 0
-        self._scale_before_step: float | None = None
-        self._scheduler_state: dict | None = None
-        self._writer = None  # a SummaryWriter on rank zero while logging, else None
-        self._own_logger = None  # the TensorBoardLogger we opened when the Trainer had none
-        self._state_key: str | None = None
+        self.results: list[LRFindResult] = []
+        self._stage = Stage()
+        self._test: _RunningTest | None = None
+        self._loan: TrainerLoan | None = None
+        self._log: CurveLog | None = None
+        # Lightning builds a profiler label from the state key on every hook call (a dozen per
+        # step); the settings never change after construction, so the key is built once. A rule
+        # of the user's own enters by name: its repr would hold a memory address, and the key
+        # must be the same in the process that resumes from a checkpoint.
+        self._state_key = self._generate_state_key(
+            **{**self.range_test_settings, "suggestion": check_rule(suggestion)}, then=then
+        )
+
+    # ------------------------------------------------------------------ public surface
 
     @property
+    def result(self) -> LRFindResult | None:
+        """The latest stage's result; ``None`` before the first test."""
+        return self.results[-1] if self.results else None
+
+    @property
+    def stage(self) -> int:
+        """The number of the current (or last) stage, from 1."""
+        return self._stage.number
+
+    @property
+    def phase(self) -> Phase:
+        return self._stage.phase
+
+    @property
+    def budget(self) -> Budget:
+        """The current stage's real-fit budget and what its test used."""
+        return self._stage.budget
+
+    @property
+    def scheduler(self) -> OneCycleLR | None:
+        """The one-cycle schedule the current stage handed over to, once installed."""
+        return self._stage.scheduler
+
+    @property
+    @override
     def state_key(self) -> str:
-        # Lightning builds a profiler label from this on every hook call (a dozen per step);
-        # the settings never change after construction, so the key is built once.
-        if self._state_key is None:
-            self._state_key = self._generate_state_key(**self.range_test_settings, then=self.then)
         return self._state_key
+
+    def make_curve_log(self, trainer: Trainer) -> CurveLog | None:
+        """Where this stage's curve and schedule are logged; ``None`` logs nothing.
+
+        Called on every rank at the start of a stage. The default opens a TensorBoard run on
+        rank zero when ``log_to_tensorboard`` is on. Override it to log to another backend:
+        return a :class:`~pl_lrfind.curve_log.CurveLog` subclass that writes there.
+        """
+        if not self.log_to_tensorboard or not trainer.is_global_zero:
+            return None
+        return CurveLog.open(trainer, self.stage)
 
     # ------------------------------------------------------------------ set-up
 
-    def on_fit_start(self, trainer, pl_module) -> None:
-        if not pl_module.automatic_optimization:
-            raise UnsupportedSetupError(
-                "LRFinderCallback supports automatic optimization only (one optimizer stepped by Lightning); "
-                "this LightningModule sets automatic_optimization = False."
-            )
-        optimizers = trainer.optimizers
-        # With configure_optimizers returning None, Lightning steps a stand-in with no rates.
-        if len(optimizers) != 1 or not all("lr" in group for group in optimizers[0].param_groups or [{}]):
-            raise UnsupportedSetupError(
-                "LRFinderCallback supports exactly one optimizer with a learning rate (any number of param "
-                "groups); configure_optimizers gave none or several."
-            )
+    @override
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        # A fit after a fit is a new stage. Lightning loads a checkpoint's callback state after
+        # this hook, so a resumed fit goes back to the stage its checkpoint was taken in.
+        if stage == "fit" and self._stage.phase is not Phase.PENDING:
+            self._stage = self._stage.next()
 
-        if self.phase == TRAINING:
+    @override
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        _check_supported(trainer, pl_module)
+        if self.phase is Phase.TRAINING:
             # Resumed from a checkpoint of the real fit. The fit loop decides whether there is
-            # anything left to run before on_train_start, so the budget is extended here.
-            self._extend_budget(trainer, **self._budget)
+            # anything left to run before on_train_start, so the limits are extended here.
+            extend_limits(trainer, self.budget)
 
-    def on_train_start(self, trainer, pl_module) -> None:
-        if self.phase == TRAINING:  # resumed from a checkpoint of the real fit
-            self._writer = self._open_writer(trainer)
-            if self.scheduler_state is not None:
-                self._install_one_cycle(trainer, self.scheduler_state)
-            return
-        if self.phase != PENDING:
-            return
-        if trainer.fast_dev_run:
+    @override
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.phase is Phase.TRAINING:
+            self._resume_real_fit(trainer)
+        elif self.phase is Phase.PENDING and trainer.fast_dev_run:
             self._skip(trainer, "fast_dev_run is on: it runs a handful of batches to check code, not a curve")
-            return
-        self._start_search(trainer, pl_module)
+        elif self.phase is Phase.PENDING:
+            self._start_test(trainer, pl_module)
 
-    def _start_search(self, trainer, pl_module) -> None:
-        optimizer = trainer.optimizers[0]
-        self._budget = {"real_steps": _remaining_steps(trainer)}
-        if self.then == "one_cycle" and self._budget["real_steps"] is None:
+    def _start_test(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        real_steps = remaining_steps(trainer)
+        if self.then == "one_cycle" and real_steps is None:
             raise UnsupportedSetupError(
                 "then='one_cycle' needs a finite budget to plan the cycle: set max_steps (or max_epochs "
                 "with a sized dataloader) on the Trainer, or use then='set'."
             )
-        self._snapshot = TrainingSnapshot.take(pl_module, optimizer)
-        self._group_ratios = _group_ratios(optimizer)
-        self._range_test = RangeTest(**self.range_test_settings)
-        self._writer = self._open_writer(trainer)
-        self._set_aside = {
-            "callbacks": list(trainer.callbacks),
-            "schedulers": trainer.strategy.lr_scheduler_configs,
-            "limit_val_batches": trainer.limit_val_batches,
-            "max_epochs": trainer.fit_loop.max_epochs,
-            "max_steps": trainer.max_steps,
-            "start_epoch": trainer.current_epoch,
-            "start_step": trainer.global_step,
-        }
-        observers = _lightning.fit_observers(trainer)
-        trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, observers)]
-        trainer.strategy.lr_scheduler_configs = []
-        trainer.limit_val_batches = 0
-        # Open-ended while the test runs; set to exactly user budget + what the test used after.
-        trainer.fit_loop.max_epochs = -1
-        trainer.fit_loop.epoch_loop.max_steps = -1
-        self._last_global_step = trainer.global_step
-        self._micro_losses = []
-        self.phase = SEARCHING
-        self._apply_lr(optimizer, self._range_test.current_lr)
+        shortest = shortest_one_cycle(self.one_cycle_settings["pct_start"])
+        if self.then == "one_cycle" and real_steps < shortest:
+            raise UnsupportedSetupError(
+                f"then='one_cycle' needs at least {shortest} optimizer steps in the real fit to plan a cycle "
+                f"(pct_start={self.one_cycle_settings['pct_start']}); this fit has {real_steps}. Train longer, "
+                "or use then='set'."
+            )
+        optimizer = trainer.optimizers[0]
+        self._stage.budget = Budget(real_steps=real_steps)
+        self._stage.group_ratios = group_ratios(optimizer)
+        self._test = _RunningTest(
+            range_test=RangeTest(**self.range_test_settings),
+            snapshot=TrainingSnapshot.take(pl_module, optimizer),
+            last_global_step=trainer.global_step,
+        )
+        self._log = self.make_curve_log(trainer)
+        self._loan = TrainerLoan.take(trainer)
+        self._stage.phase = Phase.SEARCHING
+        apply_rate(optimizer, self._test.range_test.current_lr, self._stage.group_ratios)
+
+    def _resume_real_fit(self, trainer: Trainer) -> None:
+        self._log = self.make_curve_log(trainer)
+        if self._stage.saved_scheduler_state is not None:
+            self._install_one_cycle(trainer, self._stage.saved_scheduler_state)
 
     # ------------------------------------------------------------------ the test
 
-    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if self.phase == SEARCHING:
+    @override
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
+        if self.phase is Phase.SEARCHING:
             scaler = _grad_scaler(trainer)
-            self._scale_before_step = scaler.get_scale() if scaler is not None else None
-        elif self.phase == TRAINING and self.scheduler is not None and self._writer is not None:
+            self._test.scale_before_step = scaler.get_scale() if scaler is not None else None
+        elif self.phase is Phase.TRAINING and self.scheduler is not None and self._log is not None:
             groups = optimizer.param_groups
-            momenta = [_momentum(group) for group in groups] if self.scheduler.cycle_momentum else None
-            tb_log.log_schedule(self._writer, trainer.global_step, [group["lr"] for group in groups], momenta)
+            momenta = [momentum_of(group) for group in groups] if self.scheduler.cycle_momentum else None
+            self._log.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.phase != SEARCHING:
+    @override
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.phase is not Phase.SEARCHING:
             return
+        test = self._test
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None:
             # Lightning divides each micro-batch loss by accumulate_grad_batches; undo it so the
             # point recorded is the mean loss of the optimizer step, whatever its length.
-            self._micro_losses.append(float(loss) * trainer.accumulate_grad_batches)
-        if trainer.global_step == self._last_global_step:
+            test.micro_losses.append(float(loss) * trainer.accumulate_grad_batches)
+        if trainer.global_step == test.last_global_step:
             return  # still accumulating: no optimizer step yet
-        self._last_global_step = trainer.global_step
-        micro_losses, self._micro_losses = self._micro_losses, []
-        if self._step_was_skipped(trainer) or not micro_losses:
+        test.last_global_step = trainer.global_step
+        micro_losses, test.micro_losses = test.micro_losses, []
+        if _step_was_skipped(trainer, test.scale_before_step) or not micro_losses:
             return  # the grad scaler skipped the step (or training_step returned None)
         step_loss = mean_loss(micro_losses)
         if trainer.world_size > 1:  # every rank must see the same curve and stop on the same step
             reduced = trainer.strategy.reduce(torch.tensor(step_loss, device=pl_module.device), reduce_op="mean")
             step_loss = float(reduced)
-        test = self._range_test
-        points = len(test.lrs)
-        done = test.record(step_loss)
-        if self._writer is not None and len(test.lrs) > points:
-            tb_log.log_step(self._writer, trainer.global_step, test.lrs[-1], test.losses[-1], test.smoothed[-1])
+        range_test = test.range_test
+        points = len(range_test.lrs)
+        done = range_test.record(step_loss)
+        if self._log is not None and len(range_test.lrs) > points:
+            self._log.step(trainer.global_step, range_test.lrs[-1], range_test.losses[-1], range_test.smoothed[-1])
         if done:
-            self._finish_search(trainer, pl_module)
+            self._end_test(trainer, pl_module)
         else:
-            self._apply_lr(trainer.optimizers[0], self._range_test.current_lr)
-
-    def _step_was_skipped(self, trainer) -> bool:
-        """Under fp16 the grad scaler skips steps with inf/NaN gradients and lowers its scale."""
-        scaler = _grad_scaler(trainer)
-        if scaler is None or self._scale_before_step is None:
-            return False
-        return scaler.get_scale() < self._scale_before_step
-
-    def _apply_lr(self, optimizer, lr: float) -> None:
-        for group, ratio in zip(optimizer.param_groups, self._group_ratios, strict=True):
-            group["lr"] = lr * ratio
+            apply_rate(trainer.optimizers[0], range_test.current_lr, self._stage.group_ratios)
 
     # ------------------------------------------------------------------ hand-over
 
-    def _conclude(self, trainer, pl_module, reason: StopReason | None = None) -> None:
-        """Stop the test (if ``reason``), put the snapshot back bit for bit, and judge the curve."""
+    def _conclude(self, trainer: Trainer, pl_module: LightningModule, reason: StopReason | None = None) -> None:
+        """Stop the test (if ``reason``), put the snapshot back bit for bit, judge the curve, log it."""
+        test, self._test = self._test, None
         if reason is not None:
-            self._range_test.stop(reason)
-        self._snapshot.restore(pl_module, trainer.optimizers[0])
-        self._snapshot = None
-        self.result = self._range_test.result()
-        self._range_test = None
-
-    def _finish_search(self, trainer, pl_module, reason: StopReason | None = None) -> None:
-        """End the test: restore, judge the curve, and plan the real fit."""
-        self._conclude(trainer, pl_module, reason)
+            test.range_test.stop(reason)
+        test.snapshot.restore(pl_module, trainer.optimizers[0])
+        result = test.range_test.result()
+        readable = result.diagnosis not in UNREADABLE
+        if result.suggestion is not None and readable and self.then != "stop" and reason is None:
+            result.chosen_lr = result.suggestion * self.lr_factor
+        self.results.append(result)
+        if self._log is not None:
+            self._log.result(result, trainer.global_step)
         rank_zero = _lightning.rank_zero(trainer)
-        readable = self.result.diagnosis not in UNREADABLE
-        if self.result.suggestion is not None and readable and self.then != "stop":
-            self.result.chosen_lr = self.result.suggestion * self.lr_factor
-        self._log_result(trainer)
         if self.verbose:
-            rank_zero.rank_zero_info(self.result.summary())
-        if self.result.diagnosis != "ok":
-            rank_zero.rank_zero_warn(f"lr_find diagnosis '{self.result.diagnosis}': {self.result.advice}")
+            rank_zero.rank_zero_info(result.summary())
+        if result.diagnosis != "ok":
+            rank_zero.rank_zero_warn(f"lr_find diagnosis '{result.diagnosis}': {result.advice}")
 
-        used = {
-            "finder_epochs": trainer.current_epoch - self._set_aside["start_epoch"] + 1,
-            "finder_steps": trainer.global_step - self._set_aside["start_step"],
-        }
-        self._budget.update(used)
-        trainer.fit_loop.max_epochs = self._set_aside["max_epochs"]
-        trainer.fit_loop.epoch_loop.max_steps = self._set_aside["max_steps"]
-        self._extend_budget(trainer, **self._budget)
-        _end_epoch_after_this_batch(trainer)
+    def _end_test(self, trainer: Trainer, pl_module: LightningModule, reason: StopReason | None = None) -> None:
+        """End the test at this batch: restore, judge, and plan the real fit."""
+        self._conclude(trainer, pl_module, reason)
+        self._stage.budget = self._loan.end_test(trainer, self.budget.real_steps)
         if self.then == "stop" or reason is StopReason.INTERRUPTED:
             trainer.should_stop = True
-            self.phase = FINISHED
+            self._stage.phase = Phase.FINISHED
             return
         if self.result.chosen_lr is None:
-            rank_zero.rank_zero_warn(
+            _lightning.rank_zero(trainer).rank_zero_warn(
                 f"lr_find hands no rate to the fit (diagnosis '{self.result.diagnosis}'); the fit goes on "
                 "with your configured learning rate and schedulers."
             )
-        self.phase = HANDOVER
+        self._stage.phase = Phase.HANDOVER
 
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if self.phase != HANDOVER:
+    @override
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.phase is not Phase.HANDOVER:
             return
         held_back = self._give_back(trainer)
-        optimizer = trainer.optimizers[0]
-        if self.result.chosen_lr is not None and self.then == "one_cycle":
+        chosen = self.result.chosen_lr
+        if chosen is not None and self.then == "one_cycle":
             self._install_one_cycle(trainer)
-        elif self.result.chosen_lr is not None and self.then == "set":
-            _rescale_base_lrs(trainer, optimizer, [self.result.chosen_lr * r for r in self._group_ratios])
-        self.phase = TRAINING
+        elif chosen is not None and self.then == "set":
+            bases = [chosen * ratio for ratio in self._stage.group_ratios]
+            rescale_base_lrs(trainer, trainer.optimizers[0], bases)
+        self._stage.phase = Phase.TRAINING
         # Lightning is already iterating the shorter callback list; the callbacks that were
         # held back still need to hear that the first real epoch starts.
         for callback in held_back:
             callback.on_train_epoch_start(trainer, pl_module)
 
-    def _give_back(self, trainer) -> list:
-        """Put back what the test set aside; return the callbacks that were held back."""
-        if not self._set_aside:
-            return []
-        active = set(map(id, trainer.callbacks))
-        held_back = [cb for cb in self._set_aside["callbacks"] if id(cb) not in active]
-        trainer.callbacks = self._set_aside["callbacks"]
-        trainer.strategy.lr_scheduler_configs = self._set_aside["schedulers"]
-        trainer.limit_val_batches = self._set_aside["limit_val_batches"]
-        self._set_aside = {}
-        return held_back
-
-    def _install_one_cycle(self, trainer, state: dict | None = None) -> None:
+    def _install_one_cycle(self, trainer: Trainer, state: dict[str, Any] | None = None) -> None:
         """Replace the Trainer's schedulers by one ``OneCycleLR`` stepped every optimizer step."""
         optimizer = trainer.optimizers[0]
-        total_steps = self._budget["real_steps"]
-        max_lrs = [self.result.chosen_lr * ratio for ratio in self._group_ratios]
+        max_lrs = [self.result.chosen_lr * ratio for ratio in self._stage.group_ratios]
         if state is not None:
             # Constructing OneCycleLR rewrites the groups' lr and momentum to step 0; the
             # optimizer restored from the checkpoint already holds the values to go on with.
             saved_groups = [dict(group) for group in optimizer.param_groups]
-        self.scheduler = one_cycle(
-            optimizer, max_lrs, total_steps, cycle_momentum=self.cycle_momentum, **self.one_cycle_settings
+        scheduler = one_cycle(
+            optimizer, max_lrs, self.budget.real_steps, cycle_momentum=self.cycle_momentum, **self.one_cycle_settings
         )
         if state is not None:
-            self.scheduler.load_state_dict(state)
+            scheduler.load_state_dict(state)
             for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
                 group.update(saved)
-        trainer.strategy.lr_scheduler_configs = [_lightning.scheduler_config(trainer, self.scheduler)]
+        self._stage.scheduler = scheduler
+        trainer.strategy.lr_scheduler_configs = [_lightning.scheduler_config(trainer, scheduler)]
 
-    def _extend_budget(self, trainer, finder_epochs: int = 0, finder_steps: int = 0, **_: Any) -> None:
-        """Add the test's epochs and steps to every finite limit, so the real fit keeps its budget."""
-        # Lightning keeps the epoch limits on the fit loop and the step limits on its epoch loop.
-        epochs, steps = trainer.fit_loop, trainer.fit_loop.epoch_loop
-        if epochs.max_epochs is not None and epochs.max_epochs >= 0:
-            epochs.max_epochs += finder_epochs
-        if steps.max_steps >= 0:
-            steps.max_steps += finder_steps
-        if epochs.min_epochs:
-            epochs.min_epochs += finder_epochs
-        if steps.min_steps:
-            steps.min_steps += finder_steps
+    def _give_back(self, trainer: Trainer) -> list:
+        """Give back what the test borrowed from the Trainer; the callbacks it held back."""
+        loan, self._loan = self._loan, None
+        return loan.give_back(trainer) if loan is not None else []
 
-    def _skip(self, trainer, why: str) -> None:
-        self.phase = FINISHED
+    def _skip(self, trainer: Trainer, why: str) -> None:
         skipped = RangeTest(**self.range_test_settings)
         skipped.stop(StopReason.SKIPPED)
-        self.result = skipped.result()
+        self.results.append(skipped.result())
+        self._stage.phase = Phase.FINISHED
         _lightning.rank_zero(trainer).rank_zero_info(f"lr_find skipped: {why}.")
 
     # ------------------------------------------------------------------ failures and the end
 
-    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+    @override
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         """Restore the weights before the exception leaves ``trainer.fit``."""
-        if self.phase == SEARCHING:
+        if self.phase is Phase.SEARCHING:
             self._conclude(trainer, pl_module, StopReason.INTERRUPTED)
-            self.phase = FINISHED
-            self._log_result(trainer)
+            self._stage.phase = Phase.FINISHED
+        self._end_stage(trainer)
+
+    @override
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.phase is Phase.SEARCHING:  # the fit ended before the test did (e.g. a max_time limit)
+            self._end_test(trainer, pl_module, StopReason.INTERRUPTED)
+        self._end_stage(trainer)
+
+    def _end_stage(self, trainer: Trainer) -> None:
         self._give_back(trainer)
-        self._close_writer()
-
-    def on_train_end(self, trainer, pl_module) -> None:
-        if self.phase == SEARCHING:  # the fit ended before the test did (e.g. a max_time limit)
-            self._finish_search(trainer, pl_module, StopReason.INTERRUPTED)
-        self._give_back(trainer)
-        self._close_writer()
-
-    # ------------------------------------------------------------------ logging
-
-    def _open_writer(self, trainer):
-        """The Trainer's TensorBoard writer, else one of our own; None off rank zero or when off."""
-        if not self.log_to_tensorboard or not trainer.is_global_zero:
-            return None
-        tensorboard_logger = _lightning.namespace_of(trainer).loggers.TensorBoardLogger
-        for logger in trainer.loggers:
-            if isinstance(logger, tensorboard_logger):
-                return logger.experiment
-        self._own_logger = tensorboard_logger(save_dir=trainer.default_root_dir, name="lr_find")
-        return self._own_logger.experiment
-
-    def _log_result(self, trainer) -> None:
-        if self._writer is not None:
-            tb_log.log_result(self._writer, self.result, trainer.global_step)
-            self._writer.flush()
-
-    def _close_writer(self) -> None:
-        if self._own_logger is not None:
-            self._own_logger.finalize("success")
-            self._own_logger = None
-        self._writer = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     # ------------------------------------------------------------------ checkpoints
 
-    @property
-    def scheduler_state(self) -> dict | None:
-        """The one-cycle schedule's position, live or as loaded from a checkpoint."""
-        return self.scheduler.state_dict() if self.scheduler is not None else self._scheduler_state
-
+    @override
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "phase": _SAVED_PHASE.get(self.phase, self.phase),
-            "result": self.result.to_dict() if self.result is not None else None,
-            "budget": dict(self._budget),
-            "group_ratios": list(self._group_ratios),
-            "scheduler": self.scheduler_state,
-        }
+        return {"results": [result.to_dict() for result in self.results], "stage": self._stage.state_dict()}
 
+    @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.phase = state_dict["phase"]
-        self.result = LRFindResult.from_dict(state_dict["result"]) if state_dict["result"] else None
-        self._budget = dict(state_dict["budget"])
-        self._group_ratios = list(state_dict["group_ratios"])
-        self._scheduler_state = state_dict["scheduler"]
+        if "stage" not in state_dict:  # written by pl_lrfind 0.1, which had one stage and one result
+            state_dict = _one_stage_state(state_dict)
+        self.results = [LRFindResult.from_dict(result) for result in state_dict["results"]]
+        self._stage = Stage.from_state_dict(state_dict["stage"])
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-def _group_ratios(optimizer) -> list[float]:
-    """Each group's rate relative to the highest configured one (all 1.0 if every rate is 0)."""
-    lrs = [float(group["lr"]) for group in optimizer.param_groups]
-    top = max(lrs)
-    return [lr / top for lr in lrs] if top > 0 else [1.0] * len(lrs)
+def _check_supported(trainer: Trainer, pl_module: LightningModule) -> None:
+    """Refuse, before any step, what the finder cannot serve, saying what it supports."""
+    if not pl_module.automatic_optimization:
+        raise UnsupportedSetupError(
+            "LRFinderCallback supports automatic optimization only (one optimizer stepped by Lightning); "
+            "this LightningModule sets automatic_optimization = False."
+        )
+    optimizers = trainer.optimizers
+    # With configure_optimizers returning None, Lightning steps a stand-in with no rates.
+    if len(optimizers) != 1 or not all("lr" in group for group in optimizers[0].param_groups or [{}]):
+        raise UnsupportedSetupError(
+            "LRFinderCallback supports exactly one optimizer with a learning rate (any number of param "
+            "groups); configure_optimizers gave none or several."
+        )
 
 
-def _momentum(group: dict) -> float:
-    return group["betas"][0] if "betas" in group else group["momentum"]
-
-
-def _grad_scaler(trainer):
+def _grad_scaler(trainer: Trainer):
     return getattr(trainer.precision_plugin, "scaler", None)
 
 
-def _remaining_steps(trainer) -> int | None:
-    """Optimizer steps the Trainer would still run without the callback; None if unbounded."""
-    limits = []
-    if trainer.max_steps >= 0:
-        limits.append(trainer.max_steps - trainer.global_step)
-    batches = trainer.num_training_batches
-    if trainer.max_epochs is not None and trainer.max_epochs >= 0 and math.isfinite(batches):
-        steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
-        limits.append((trainer.max_epochs - trainer.current_epoch) * steps_per_epoch)
-    return max(0, min(limits)) if limits else None
+def _step_was_skipped(trainer: Trainer, scale_before_step: float | None) -> bool:
+    """Under fp16 the grad scaler skips steps with inf/NaN gradients and lowers its scale."""
+    scaler = _grad_scaler(trainer)
+    if scaler is None or scale_before_step is None:
+        return False
+    return scaler.get_scale() < scale_before_step
 
 
-def _end_epoch_after_this_batch(trainer) -> None:
-    """Make the current batch the last of its epoch.
-
-    This is the flag Lightning itself raises when ``on_train_batch_start`` returns -1 or the
-    data runs out: the epoch loop then completes the batch's bookkeeping and its epoch-end
-    hooks, so progress counters stay consistent for checkpoints and resume. Lightning offers
-    no public way for a callback to end an epoch, so this one attribute is the price.
-    """
-    trainer.fit_loop.epoch_loop.batch_progress.is_last_batch = True
-
-
-def _rescale_base_lrs(trainer, optimizer, new_bases: list[float]) -> None:
-    """Make the chosen rates the groups' base rates, so the user's schedulers run from them."""
-    for group, new_base in zip(optimizer.param_groups, new_bases, strict=True):
-        old_base = group.get("initial_lr", group["lr"])
-        group["lr"] = group["lr"] * new_base / old_base if old_base > 0 else new_base
-        if "initial_lr" in group:
-            group["initial_lr"] = new_base
-    for config in trainer.lr_scheduler_configs:
-        scheduler = config.scheduler
-        if getattr(scheduler, "optimizer", None) is not optimizer:
-            continue
-        if hasattr(scheduler, "base_lrs"):
-            scheduler.base_lrs = list(new_bases)
-        if hasattr(scheduler, "_last_lr"):
-            scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
+def _one_stage_state(old: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint of pl_lrfind 0.1 in today's layout: stage 1, with its result if it had one."""
+    return {
+        "results": [old["result"]] if old["result"] else [],
+        "stage": {
+            "number": 1,
+            "phase": old["phase"],
+            "budget": old["budget"],
+            "group_ratios": old["group_ratios"],
+            "scheduler": old["scheduler"],
+        },
+    }

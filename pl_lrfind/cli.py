@@ -15,9 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .core import LRFindResult
-from .plotting import format_lr, plot_runs
-from .tensorboard import ReportError, read_runs
+from .core import LRFindResult, format_lr
+from .tb_reader import ReportError, read_runs
 
 PROG = "pl-lrfind"
 DEFAULT_PNG = "lr_find_report.png"
@@ -121,6 +120,8 @@ def _default_png(logdir: Path) -> Path:
 
 
 def _write_png(runs: dict[str, LRFindResult], path: Path) -> None:
+    from .plotting import plot_runs  # matplotlib only when a picture is drawn
+
     try:
         plot_runs(runs).savefig(path, dpi=PNG_DPI)
     except OSError as error:  # an unwritable directory is the user's to fix, like a missing log
@@ -130,7 +131,7 @@ def _write_png(runs: dict[str, LRFindResult], path: Path) -> None:
 def format_table(runs: dict[str, LRFindResult]) -> str:
     """One row per run: suggestion per rule, chosen rate, stop reason, diagnosis, steps.
 
-    The run's own rule is starred. Rates are printed with :func:`~pl_lrfind.plotting.format_lr`.
+    The run's own rule is starred. Rates are printed with :func:`~pl_lrfind.core.format_lr`.
     Below the table, the advice for every run whose diagnosis is not ``ok``.
     """
     rules = list(dict.fromkeys(rule for result in runs.values() for rule in result.suggestions))

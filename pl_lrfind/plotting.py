@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .core import LRFindResult, centered_smooth
+from .core import LRFindResult, centered_smooth, format_lr
 from .core.diagnosis import MIN_RELATIVE_DEPTH
 
 FIGSIZE = (8.0, 5.0)
@@ -26,15 +26,6 @@ HEADROOM = 0.5
 """The y axis ends this many descent-heights above the top of the descent (see :func:`loss_limits`)."""
 FOOTROOM = 0.15
 """...and starts this many descent-heights below its bottom, so raw noise at the minimum stays visible."""
-
-
-def format_lr(lr: float | None) -> str:
-    """A learning rate as every report prints it: three significant digits in e-notation, or ``none``.
-
-    One fixed format keeps table columns aligned and lets a reader (or a test) find a rate in
-    the printed output by formatting it the same way.
-    """
-    return "none" if lr is None else f"{lr:.2e}"
 
 
 def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool = True) -> Figure:

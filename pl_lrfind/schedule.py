@@ -7,6 +7,8 @@ same ``torch.optim.lr_scheduler.OneCycleLR`` from the same settings.
 
 from __future__ import annotations
 
+import math
+
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
 
@@ -22,6 +24,12 @@ ONE_CYCLE_DEFAULTS = dict(
 )
 """The callback's defaults: a quarter of the steps warming up from peak/25, then a cosine
 down to peak/25e4, with momentum (or Adam's beta1) cycled opposite to the rate."""
+
+
+def shortest_one_cycle(pct_start: float) -> int:
+    """The fewest steps ``OneCycleLR`` can plan with ``pct_start``: its warm-up must span more than
+    one step (with ``pct_start * total_steps == 1`` torch divides by zero at the first step)."""
+    return math.floor(1.0 / pct_start) + 1
 
 
 def has_momentum(optimizer: Optimizer) -> bool:

@@ -15,7 +15,7 @@ import torch
 from pytorch_lightning.strategies import DDPStrategy
 
 sys.path.insert(0, os.path.dirname(__file__))
-from models import classifier_class, loader, trainer_kwargs  # noqa: E402
+from helpers import classifier_class, loader, trainer_kwargs  # noqa: E402
 
 from pl_lrfind import LRFinderCallback  # noqa: E402
 

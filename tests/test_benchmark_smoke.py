@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+pytestmark = pytest.mark.slow
 pytest.importorskip("prodigyopt")
 pytest.importorskip("schedulefree")
 

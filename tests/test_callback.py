@@ -2,60 +2,35 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 
 import pytest
 import pytorch_lightning as pl
 import torch
-from models import classifier_class, loader, trainer_kwargs
+from helpers import (
+    BATCHES,
+    Classifier,
+    StepProbe,
+    assert_same_state,
+    classifier_class,
+    fit,
+    loader,
+    quiet_finder,
+    state_of,
+    trainer_kwargs,
+)
 from torch.optim.lr_scheduler import OneCycleLR
 
 from pl_lrfind import LRFinderCallback, StopReason
 from pl_lrfind.callback import UnsupportedSetupError
 from pl_lrfind.core import lr_ladder
 
-Classifier = classifier_class()
-BATCHES = 16  # loader(): 256 samples in batches of 16
-
-
-class StepProbe(pl.Callback):
-    """Records every optimizer step's group rates and whether the finder was running."""
-
-    def __init__(self, finder: LRFinderCallback):
-        self.finder = finder
-        self.steps: list[tuple[str, list[float], list[float]]] = []
-
-    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-        momenta = [g.get("momentum", g.get("betas", (None,))[0]) for g in optimizer.param_groups]
-        self.steps.append((self.finder.phase, [g["lr"] for g in optimizer.param_groups], momenta))
-
-    def rates(self, phase: str, group: int = 0) -> list[float]:
-        return [lrs[group] for p, lrs, _ in self.steps if p == phase]
-
-
-def state_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def assert_same_state(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-
-
-def fit(model, finder, probe=None, train=None, val=None, **trainer_overrides):
-    callbacks = [finder] + ([probe] if probe else []) + trainer_overrides.pop("callbacks", [])
-    trainer = pl.Trainer(callbacks=callbacks, **trainer_kwargs(**trainer_overrides))
-    trainer.fit(model, train or loader(), val)
-    return trainer
-
 
 class TestLadder:
     def test_rate_grows_once_per_optimizer_step_on_every_group_keeping_ratios(self):
         pl.seed_everything(0)
         model = Classifier(lr=0.05, head_lr_ratio=0.1)  # body at a tenth of the head
-        finder = LRFinderCallback(min_lr=1e-4, max_lr=1e-2, num_steps=6, then="stop")
+        finder = quiet_finder(min_lr=1e-4, max_lr=1e-2, num_steps=6, then="stop")
         probe = StepProbe(finder)
         fit(model, finder, probe, max_epochs=1, accumulate_grad_batches=2)
         ladder = lr_ladder(1e-4, 1e-2, 6)
@@ -67,7 +42,7 @@ class TestLadder:
 
     def test_linear_mode(self):
         pl.seed_everything(0)
-        finder = LRFinderCallback(min_lr=1e-3, max_lr=1e-2, num_steps=5, mode="linear", then="stop")
+        finder = quiet_finder(min_lr=1e-3, max_lr=1e-2, num_steps=5, mode="linear", then="stop")
         probe = StepProbe(finder)
         fit(Classifier(), finder, probe, max_epochs=1)
         assert probe.rates("searching") == pytest.approx(lr_ladder(1e-3, 1e-2, 5, "linear"))
@@ -78,7 +53,7 @@ class TestRestore:
         pl.seed_everything(0)
         model = Classifier(optimizer="adam")
         before = state_of(model)
-        finder = LRFinderCallback(num_steps=20, then="stop")
+        finder = quiet_finder(num_steps=20, then="stop")
         trainer = fit(model, finder, max_epochs=1)
         assert finder.result.num_steps_taken > 5
         assert_same_state(state_of(model), before)
@@ -96,7 +71,7 @@ class TestRestore:
         trainer.save_checkpoint(ckpt)
         saved = torch.load(ckpt, weights_only=False)
 
-        finder = LRFinderCallback(num_steps=40, min_lr=1e-7, max_lr=10.0, then="stop")
+        finder = quiet_finder(num_steps=40, min_lr=1e-7, max_lr=10.0, then="stop")
         probe = StepProbe(finder)
         trainer = pl.Trainer(callbacks=[finder, probe], **trainer_kwargs(max_epochs=5))
         trainer.fit(model, loader(), ckpt_path=ckpt)
@@ -115,11 +90,11 @@ class TestHandOver:
     def test_one_cycle_runs_exactly_the_budget_of_max_epochs(self):
         pl.seed_everything(0)
         model = Classifier()
-        finder = LRFinderCallback(num_steps=30, min_lr=1e-5, max_lr=10.0)
+        finder = quiet_finder(num_steps=30, min_lr=1e-5, max_lr=10.0)
         probe = StepProbe(finder)
         trainer = fit(model, finder, probe, max_epochs=3)
 
-        finder_epochs = finder._budget["finder_epochs"]
+        finder_epochs = finder.budget.finder_epochs
         real = [(e, b) for e, b in model.seen if e >= finder_epochs]
         assert len(real) == 3 * BATCHES
         for epoch in range(finder_epochs, finder_epochs + 3):  # every real epoch sees all the data
@@ -141,7 +116,7 @@ class TestHandOver:
     def test_one_cycle_runs_exactly_max_steps(self):
         pl.seed_everything(0)
         model = Classifier()
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
         probe = StepProbe(finder)
         trainer = fit(model, finder, probe, max_steps=20, max_epochs=-1)
         assert len(probe.rates("searching")) == 10
@@ -152,7 +127,7 @@ class TestHandOver:
 
     def test_one_cycle_cycles_momentum_and_keeps_group_ratios(self):
         pl.seed_everything(0)
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
         fit(Classifier(head_lr_ratio=0.1), finder, probe, max_epochs=2)
         head, body = probe.rates("training", 1), probe.rates("training", 0)
@@ -162,7 +137,7 @@ class TestHandOver:
 
     def test_plain_sgd_momentum_is_left_alone(self):
         pl.seed_everything(0)
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
         fit(Classifier(optimizer="plain_sgd"), finder, probe, max_epochs=1)
         assert {m[0] for phase, _, m in probe.steps if phase == "training"} == {0}
@@ -170,7 +145,7 @@ class TestHandOver:
     def test_set_applies_the_rate_and_runs_the_users_epoch_scheduler(self):
         pl.seed_everything(0)
         model = Classifier(scheduler="step")  # StepLR: halve every epoch
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1, then="set")
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, then="set")
         probe = StepProbe(finder)
         fit(model, finder, probe, max_epochs=3)
         chosen = finder.result.chosen_lr
@@ -183,7 +158,7 @@ class TestHandOver:
     def test_set_with_a_step_scheduler_runs_it_from_the_found_rate(self):
         pl.seed_everything(0)
         model = Classifier(scheduler="lambda")  # lr = base / (1 + step)
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1, then="set")
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, then="set")
         probe = StepProbe(finder)
         fit(model, finder, probe, max_epochs=1)
         chosen = finder.result.chosen_lr
@@ -192,7 +167,7 @@ class TestHandOver:
     def test_stop_ends_the_fit_after_the_test(self):
         pl.seed_everything(0)
         model = Classifier()
-        finder = LRFinderCallback(num_steps=12, then="stop")
+        finder = quiet_finder(num_steps=12, then="stop")
         trainer = fit(model, finder, max_epochs=5)
         assert len(model.seen) == finder.result.num_steps_taken <= 12
         assert trainer.global_step == len(model.seen)
@@ -208,7 +183,7 @@ class TestObservers:
         model = Classifier()
         val_epochs: list[int] = []
         model.on_validation_start = lambda: val_epochs.append(model.current_epoch)
-        finder = LRFinderCallback(num_steps=24, min_lr=1e-5, max_lr=1.0)
+        finder = quiet_finder(num_steps=24, min_lr=1e-5, max_lr=1.0)
         checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
         stopper = EarlyStopping(monitor="val_loss", patience=100)
         monitor = LearningRateMonitor(logging_interval="step")
@@ -222,7 +197,7 @@ class TestObservers:
             logger=CSVLogger(tmp_path),
             enable_checkpointing=True,
         )
-        finder_epochs, finder_steps = finder._budget["finder_epochs"], finder._budget["finder_steps"]
+        finder_epochs, finder_steps = finder.budget.finder_epochs, finder.budget.finder_steps
         assert finder_steps == 24 and finder_epochs == 2
 
         assert val_epochs and min(val_epochs) >= finder_epochs
@@ -244,7 +219,7 @@ class TestFailures:
         pl.seed_everything(0)
         model = Classifier(fail_at_step=8, fail_with=error)
         before = state_of(model)
-        finder = LRFinderCallback(num_steps=30)
+        finder = quiet_finder(num_steps=30)
         with pytest.raises(raised):
             fit(model, finder, max_epochs=2)
         assert_same_state(state_of(model), before)
@@ -255,7 +230,7 @@ class TestFailures:
         pl.seed_everything(0)
         model = Classifier(nan_at_step=0)
         before = state_of(model)
-        finder = LRFinderCallback(num_steps=20, then="stop")
+        finder = quiet_finder(num_steps=20, then="stop")
         with pytest.warns(UserWarning, match="diverged_immediately"):
             fit(model, finder, max_epochs=1)
         assert finder.result.stop_reason is StopReason.NON_FINITE_LOSS
@@ -265,7 +240,7 @@ class TestFailures:
     def test_no_suggestion_leaves_the_users_rate_and_schedulers(self):
         pl.seed_everything(0)
         model = Classifier(nan_at_step=0, scheduler="step")
-        finder = LRFinderCallback(num_steps=20)
+        finder = quiet_finder(num_steps=20)
         probe = StepProbe(finder)
         with pytest.warns(UserWarning, match="hands no rate to the fit"):
             fit(model, finder, probe, max_epochs=2, limit_train_batches=4)
@@ -280,7 +255,7 @@ class TestFailures:
                 return (self(batch[0]) * 0.0).sum() + 1.0
 
         pl.seed_everything(0)
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
         with pytest.warns(UserWarning, match="no_descent"):
             fit(Flat(), finder, probe, max_epochs=1)
@@ -309,7 +284,7 @@ class TestBadSetups:
     )
     def test_bad_arguments_fail_at_construction(self, name, value, match):
         with pytest.raises(ValueError, match=match):
-            LRFinderCallback(**{name: value})
+            LRFinderCallback(**{name: value})  # construction only
 
     def test_manual_optimization_is_refused_before_any_step(self):
         class Manual(Classifier):
@@ -323,17 +298,8 @@ class TestBadSetups:
 
         model = Manual()
         with pytest.raises(UnsupportedSetupError, match="automatic optimization only"):
-            fit(model, LRFinderCallback(), max_epochs=1)
+            fit(model, quiet_finder(), max_epochs=1)
         assert model.calls == 0
-
-    def test_two_optimizers_are_refused(self):
-        class TwoOptimizers(Classifier):
-            def configure_optimizers(self):
-                return [torch.optim.SGD(self.body.parameters(), lr=0.1), torch.optim.SGD(self.head.parameters(), 0.1)]
-
-        # Lightning refuses this before the callback can: its message says what is supported.
-        with pytest.raises(Exception, match="multiple optimizers is only supported with manual optimization"):
-            fit(TwoOptimizers(), LRFinderCallback(), max_epochs=1)
 
     def test_no_optimizer_is_refused(self):
         class NoOptimizer(Classifier):
@@ -341,11 +307,17 @@ class TestBadSetups:
                 return None
 
         with pytest.raises(UnsupportedSetupError, match="exactly one optimizer"):
-            fit(NoOptimizer(), LRFinderCallback(), max_epochs=1)
+            fit(NoOptimizer(), quiet_finder(), max_epochs=1)
+
+    def test_one_cycle_needs_a_budget_long_enough_for_a_cycle(self):
+        model = Classifier()
+        with pytest.raises(UnsupportedSetupError, match="at least 5 optimizer steps.*has 4"):
+            fit(model, quiet_finder(), max_epochs=1, limit_train_batches=4)
+        assert model.calls == 0
 
     def test_one_cycle_needs_a_finite_budget(self):
         with pytest.raises(UnsupportedSetupError, match="finite budget"):
-            fit(Classifier(), LRFinderCallback(), max_epochs=-1, max_steps=-1)
+            fit(Classifier(), quiet_finder(), max_epochs=-1, max_steps=-1)
 
 
 @pytest.mark.parametrize("namespace", ["pytorch_lightning", "lightning.pytorch"])
@@ -353,7 +325,7 @@ def test_works_with_both_lightning_namespaces(namespace):
     lightning = importlib.import_module(namespace)
     lightning.seed_everything(0)
     model = classifier_class(namespace)()
-    finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+    finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
     trainer = lightning.Trainer(callbacks=[finder], **trainer_kwargs(max_epochs=1))
     trainer.fit(model, loader())
     assert finder.result.stop_reason is StopReason.COMPLETED
@@ -361,7 +333,166 @@ def test_works_with_both_lightning_namespaces(namespace):
     assert isinstance(trainer.lr_scheduler_configs[0].scheduler, OneCycleLR)
 
 
-def test_copy_of_callback_is_independent():
-    finder = LRFinderCallback()
-    twin = copy.deepcopy(finder)
-    assert twin.range_test_settings == finder.range_test_settings
+def one_cycle_rates(peak: float, total_steps: int, optimizer: str = "sgd") -> list[float]:
+    """The rate of every step of the one-cycle the callback hands over to, built independently."""
+    weight = torch.zeros(1, requires_grad=True)
+    if optimizer == "sgd":
+        reference = torch.optim.SGD([weight], lr=peak, momentum=0.9)
+    else:
+        reference = torch.optim.Adam([weight], lr=peak)
+    schedule = OneCycleLR(reference, max_lr=peak, total_steps=total_steps, pct_start=0.25, div_factor=25.0)
+    rates = []
+    for _ in range(total_steps):
+        rates.append(reference.param_groups[0]["lr"])
+        reference.step()
+        schedule.step()
+    return rates
+
+
+class WeightsAtHandOver(pl.Callback):
+    """The weights as the real fit of each stage starts (after the finder restored its snapshot)."""
+
+    def __init__(self, finder):
+        self.finder = finder
+        self.weights: dict[int, dict] = {}
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if self.finder.phase == "training" and self.finder.stage not in self.weights:
+            self.weights[self.finder.stage] = state_of(pl_module)
+
+
+STAGED = dict(num_steps=20, min_lr=1e-5, max_lr=10.0)
+"""A ladder that reads a rate from the fresh model and, after a short first stage, again."""
+
+
+class TestStages:
+    """Every fit with the callback is a stage: its own test, its own one-cycle over its own budget.
+
+    The first stage is short (eight real steps), so the second still has a descent to read a rate
+    from: the trained-model case is the diagnosis's, tested in ``TestFailures``.
+    """
+
+    def test_a_second_fit_with_a_new_trainer_runs_its_own_test_and_schedule(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = quiet_finder(**STAGED)
+        probe, handover = StepProbe(finder), WeightsAtHandOver(finder)
+        fit(model, finder, probe, max_epochs=1, limit_train_batches=8, callbacks=[handover])
+        after_first = state_of(model)
+        trainer = fit(model, finder, probe, max_epochs=3, callbacks=[handover])
+
+        assert finder.stage == 2 and len(finder.results) == 2 and finder.result is finder.results[1]
+        first, second = finder.results
+        for stage, result, real_steps in ((1, first, 8), (2, second, 3 * BATCHES)):
+            ladder = lr_ladder(STAGED["min_lr"], STAGED["max_lr"], STAGED["num_steps"])
+            assert probe.rates("searching", stage=stage) == pytest.approx(ladder[: len(result.lrs)])
+            rates = probe.rates("training", stage=stage)
+            assert rates == pytest.approx(one_cycle_rates(result.chosen_lr, real_steps), rel=1e-9)
+        # Stage two measured the model stage one left, and gave it back unchanged to its real fit.
+        assert second.losses[0] < first.losses[0]
+        assert_same_state(handover.weights[2], after_first)
+        assert trainer.global_step == second.num_steps_taken + 3 * BATCHES
+
+    def test_a_second_fit_on_the_same_trainer_with_a_larger_max_epochs(self):
+        pl.seed_everything(0)
+        model = Classifier()
+        finder = quiet_finder(**STAGED)
+        probe = StepProbe(finder)
+        batches = 8
+        trainer = pl.Trainer(callbacks=[finder, probe], **trainer_kwargs(max_epochs=1, limit_train_batches=batches))
+        trainer.fit(model, loader())
+        epochs_done, steps_done = trainer.current_epoch, trainer.global_step
+        assert epochs_done == finder.budget.finder_epochs + 1
+
+        trainer.fit_loop.max_epochs = epochs_done + 3  # Lightning's way to train on: three epochs more
+        trainer.fit(model, loader())
+
+        second = finder.results[1]
+        assert finder.stage == 2 and second.chosen_lr is not None
+        assert finder.scheduler.total_steps == 3 * batches
+        rates = probe.rates("training", stage=2)
+        assert rates == pytest.approx(one_cycle_rates(second.chosen_lr, 3 * batches), rel=1e-9)
+        assert trainer.current_epoch == epochs_done + finder.budget.finder_epochs + 3
+        assert trainer.global_step == steps_done + second.num_steps_taken + 3 * batches
+
+    def test_a_resume_inside_the_second_stage_continues_that_stage(self, tmp_path):
+        from pytorch_lightning.callbacks import ModelCheckpoint
+
+        def stages(ckpt_dir, ckpt_path=None):
+            pl.seed_everything(0)
+            model = Classifier(optimizer="adam", lr=0.01)
+            finder = quiet_finder(**STAGED)
+            probe = StepProbe(finder)
+            if ckpt_path is None:
+                fit(model, finder, max_epochs=1, limit_train_batches=8)
+            checkpoint = ModelCheckpoint(dirpath=ckpt_dir, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
+            trainer = pl.Trainer(
+                callbacks=[finder, probe, checkpoint], **trainer_kwargs(max_epochs=3, enable_checkpointing=True)
+            )
+            trainer.fit(model, loader(), ckpt_path=ckpt_path)
+            return model, finder, probe
+
+        model_a, finder_a, probe_a = stages(tmp_path / "a")
+        first_real_epoch = finder_a.budget.finder_epochs
+        inside = tmp_path / "a" / f"epoch={first_real_epoch}.ckpt"  # after the first real epoch of stage two
+        model_b, finder_b, probe_b = stages(tmp_path / "b", ckpt_path=inside)
+
+        assert finder_b.stage == 2 and finder_b.results == finder_a.results
+        assert probe_b.rates("searching") == []  # the test did not run again
+        rates_a, rates_b = probe_a.rates("training"), probe_b.rates("training")
+        assert len(rates_a) == 3 * BATCHES and len(rates_b) == 2 * BATCHES
+        assert rates_b == pytest.approx(rates_a[BATCHES:], rel=1e-12)
+        assert rates_a == pytest.approx(one_cycle_rates(finder_a.result.chosen_lr, 3 * BATCHES, "adam"), rel=1e-9)
+        assert finder_b.scheduler.last_epoch == finder_a.scheduler.last_epoch == 3 * BATCHES
+        assert_same_state(state_of(model_b), state_of(model_a))
+
+    def test_a_checkpoint_of_the_single_stage_release_still_resumes(self):
+        finder = quiet_finder()
+        result = quiet_finder().results  # empty: a fresh callback has no result yet
+        assert result == [] and finder.result is None
+        old = {
+            "phase": "training",
+            "result": {
+                "lrs": [1e-3] * 5,
+                "losses": [1.0] * 5,
+                "smoothed_losses": [1.0] * 5,
+                "suggestion": 1e-3,
+                "rule": "midspan",
+                "suggestions": {"midspan": 1e-3},
+                "stop_reason": "diverged",
+                "diagnosis": "ok",
+                "advice": "",
+                "chosen_lr": 1e-3,
+            },
+            "budget": {"real_steps": 32, "finder_epochs": 1, "finder_steps": 10},
+            "group_ratios": [1.0],
+            "scheduler": None,
+        }
+        finder.load_state_dict(old)
+        assert finder.stage == 1 and finder.phase == "training" and finder.result.chosen_lr == 1e-3
+        assert finder.budget.real_steps == 32 and finder.budget.finder_steps == 10
+        assert finder.state_dict()["stage"]["budget"] == old["budget"]
+
+
+class TestOwnRule:
+    def test_a_callable_rule_chooses_the_rate_and_is_named_in_the_result(self):
+        def tenth_of_last(curve):
+            return float(curve.lrs[-1] / 10)
+
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, suggestion=tenth_of_last)
+        fit(Classifier(), finder, max_epochs=1)
+        result = finder.result
+        assert result.rule == "tenth_of_last"
+        assert result.suggestion == pytest.approx(result.lrs[-1] / 10)
+        assert result.chosen_lr == result.suggestion == result.suggestions["tenth_of_last"]
+        assert set(result.suggestions) == {"midspan", "valley", "steepest", "minimum", "tenth_of_last"}
+
+    def test_the_state_key_names_a_callable_rule_without_its_address(self):
+        def rule(curve):
+            return 1e-3
+
+        assert quiet_finder(suggestion=rule).state_key == quiet_finder(suggestion=lambda c: 1e-3).state_key.replace(
+            "<lambda>", "rule"
+        )
+        assert "0x" not in quiet_finder(suggestion=rule).state_key

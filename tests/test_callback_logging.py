@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 
 import pytorch_lightning as pl
-from models import loader
+from helpers import Classifier, accumulate, fit, loader
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from test_callback import Classifier, fit
 
 from pl_lrfind import LRFinderCallback
 from pl_lrfind.cli import main
-from pl_lrfind.plotting import format_lr
-
-
-def accumulate(run_dir) -> EventAccumulator:
-    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
-    events.Reload()
-    return events
+from pl_lrfind.core import format_lr
+from pl_lrfind.tb_reader import read_runs
 
 
 def assert_finder_logged(run_dir, finder: LRFinderCallback) -> EventAccumulator:
@@ -73,3 +67,24 @@ def test_no_logger_at_all_and_logging_can_be_switched_off(tmp_path):
     quiet = LRFinderCallback(num_steps=12, then="stop", log_to_tensorboard=False)
     fit(Classifier(), quiet, max_epochs=1, logger=False, default_root_dir=tmp_path / "off")
     assert not (tmp_path / "off" / "lr_find").exists()
+
+
+def test_a_second_stage_logs_under_its_own_tags_and_reads_back_as_its_own_run(tmp_path):
+    pl.seed_everything(0)
+    model = Classifier()
+    finder = LRFinderCallback(num_steps=20, min_lr=1e-5, max_lr=10.0, verbose=False)
+    for limit in (8, 16):  # a short first stage, so the second still has a descent to read
+        logger = TensorBoardLogger(tmp_path, name="run", version=0)  # both stages in one TensorBoard run
+        fit(model, finder, max_epochs=1, limit_train_batches=limit, logger=logger)
+
+    events = accumulate(logger.log_dir)
+    first, second = finder.results
+    assert len(events.Scalars("lr_find/loss")) == first.num_steps_taken
+    assert len(events.Scalars("lr_find/stage2/loss")) == second.num_steps_taken
+    assert len(events.Scalars("lr_find/stage2/fit/lr")) == 16
+    assert {"lr_find/curve", "lr_find/stage2/curve"} <= set(events.Tags()["images"])
+
+    runs = read_runs(tmp_path)
+    assert list(runs) == ["run/version_0", "run/version_0 stage 2"]
+    assert runs["run/version_0"].to_dict() == first.to_dict()
+    assert runs["run/version_0 stage 2"].to_dict() == second.to_dict()

@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_plotting import PNG_MAGIC, synthetic_result
-from test_tensorboard_io import cut_inside_result, write_run
+from helpers import PNG_MAGIC, cut_inside_result, synthetic_result, write_run
 
 from pl_lrfind.cli import DEFAULT_PNG, main
-from pl_lrfind.core import RULES
-from pl_lrfind.plotting import format_lr
+from pl_lrfind.core import RULES, format_lr
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -116,7 +116,9 @@ class TestStopRule:
         losses = [0.001] + [0.05, 0.02, 0.08, 0.03, 0.06] * 10
         result = run_test(losses, num_steps=50, beta=0.98)
         assert result.stop_reason is StopReason.COMPLETED
-        assert grace_steps(50) > 1
+        # Without the grace the second point would already count as a blow-up of the first.
+        assert grace_steps(50) > 2
+        assert has_diverged(result.smoothed_losses[1], result.smoothed_losses[0], 3.0)
 
     def test_a_rung_of_huge_finite_losses_averages_without_overflow(self):
         result = run_test([1e308, 1e308] * 5, num_steps=5, steps_per_lr=2, beta=0.0)

@@ -1,6 +1,10 @@
 """The README's main job, through the CLI as a user runs it (shortened to one real epoch)."""
 
+import pytest
+
 from pl_lrfind.cli import main
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_prints_the_rate_the_result_and_where_the_logs_are(tmp_path, capsys):

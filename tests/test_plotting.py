@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
+from helpers import PNG_MAGIC, synthetic_result
 from matplotlib.figure import Figure
 
-from pl_lrfind.core import LRFindResult, RangeTest, StopReason
-from pl_lrfind.plotting import format_lr, loss_limits, plot_result, plot_runs
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def synthetic_result(shift: float = 0.0, noise: float = 0.02, seed: int = 0, num_steps: int = 100) -> LRFindResult:
-    """A real range test fed a loss that falls around ``1e-2 * 10**shift`` and explodes a decade later."""
-    rng = np.random.default_rng(seed)
-    test = RangeTest(min_lr=1e-6, max_lr=10.0, num_steps=num_steps)
-    while not test.done:
-        z = math.log10(test.current_lr) - shift
-        loss = 2.0 - 1.5 / (1 + math.exp(-3 * (z + 2.0))) + math.exp(4 * (z + 0.5)) + noise * rng.standard_normal()
-        test.record(loss)
-    return test.result()
+from pl_lrfind.core import RangeTest, StopReason, format_lr
+from pl_lrfind.plotting import loss_limits, plot_result, plot_runs
 
 
 def suggestion_lines(ax) -> dict[str, list[float]]:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import SCHEDULE_STEPS, accumulate, cut_inside_result, synthetic_result, write_run
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
-from test_plotting import synthetic_result
 from torch.utils.tensorboard import SummaryWriter
 
-from pl_lrfind.core import LRFindResult
-from pl_lrfind.plotting import format_lr
-from pl_lrfind.tensorboard import (
+from pl_lrfind.core import LRFindResult, format_lr
+from pl_lrfind.tb_reader import ReportError, read_runs
+from pl_lrfind.tb_writer import (
     CURVE_TAG,
     FIT_LR_TAG,
     FIT_MOMENTUM_TAG,
@@ -22,42 +21,10 @@ from pl_lrfind.tensorboard import (
     RESULT_TAG,
     SMOOTHED_LOSS_TAG,
     SUMMARY_TAG,
-    ReportError,
     log_result,
-    log_schedule,
-    log_step,
-    read_runs,
 )
 
-SCHEDULE_STEPS = 3
 TEXT_SUFFIX = "/text_summary"  # what torch's add_text appends to the tag
-
-
-def write_run(log_dir: Path, result: LRFindResult, finished: bool = True) -> Path:
-    """Log ``result`` the way the callback does: every point, then the result, then a little schedule."""
-    writer = SummaryWriter(str(log_dir))
-    for step, point in enumerate(zip(result.lrs, result.losses, result.smoothed_losses, strict=True)):
-        log_step(writer, step, *point)
-    end = result.num_steps_taken
-    if finished:
-        log_result(writer, result, end)
-        for step in range(end, end + SCHEDULE_STEPS):
-            log_schedule(writer, step, [0.1 * step, 0.01 * step], [0.9, 0.85])
-    writer.close()
-    (event_file,) = log_dir.glob("events.out.tfevents.*")
-    return event_file
-
-
-def cut_inside_result(event_file: Path) -> None:
-    """Truncate the file in the middle of the result record, as a crash during the write would."""
-    data = event_file.read_bytes()
-    event_file.write_bytes(data[: data.index(b'"smoothed_losses"')])
-
-
-def accumulate(path: Path) -> EventAccumulator:
-    accumulator = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0, "images": 0})
-    accumulator.Reload()
-    return accumulator
 
 
 def text(accumulator: EventAccumulator, tag: str) -> str:

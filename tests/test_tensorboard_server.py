@@ -17,8 +17,9 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from models import classifier_class, loader, trainer_kwargs
+from helpers import classifier_class, loader, trainer_kwargs
 
+pytestmark = pytest.mark.slow
 pytest.importorskip("tensorboard")
 pl = pytest.importorskip("pytorch_lightning")
 

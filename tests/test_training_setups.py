@@ -11,16 +11,26 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from models import loader, trainer_kwargs
+from helpers import (
+    BATCHES,
+    Classifier,
+    StepProbe,
+    assert_same_state,
+    fit,
+    loader,
+    quiet_finder,
+    state_of,
+    trainer_kwargs,
+)
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.plugins import MixedPrecision
-from test_callback import BATCHES, Classifier, StepProbe, assert_same_state, fit, state_of
 
-from pl_lrfind import LRFinderCallback, StopReason
+from pl_lrfind import StopReason
 
 HERE = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_agree_on_curve_rate_and_weights(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(HERE.parent), MASTER_PORT=str(29500 + os.getpid() % 1000))
     proc = subprocess.run(
@@ -49,7 +59,7 @@ class TestPrecision:
         pl.seed_everything(0)
         model = Classifier()
         before = state_of(model)
-        finder = LRFinderCallback(num_steps=15, min_lr=1e-5, max_lr=1.0, then="stop")
+        finder = quiet_finder(num_steps=15, min_lr=1e-5, max_lr=1.0, then="stop")
         fit(model, finder, max_epochs=1, precision="bf16-mixed")
         assert finder.result.num_steps_taken >= 5
         assert finder.result.suggestion is not None
@@ -65,7 +75,7 @@ class TestPrecision:
 
         pl.seed_everything(0)
         model = Overflowing()
-        finder = LRFinderCallback(num_steps=12, min_lr=1e-5, max_lr=1e-2, then="stop")
+        finder = quiet_finder(num_steps=12, min_lr=1e-5, max_lr=1e-2, then="stop")
         probe = StepProbe(finder)
         scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8, growth_interval=1000)
         fit(model, finder, probe, max_epochs=2, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
@@ -90,7 +100,7 @@ class TestAccumulationAndClipping:
         pl.seed_everything(0)
         model = Recording()
         model.micro_losses = []
-        finder = LRFinderCallback(num_steps=8, min_lr=1e-5, max_lr=1e-2, then="stop", beta=0.0)
+        finder = quiet_finder(num_steps=8, min_lr=1e-5, max_lr=1e-2, then="stop", beta=0.0)
         fit(model, finder, max_epochs=1, accumulate_grad_batches=4, gradient_clip_val=0.5)
         micro = model.micro_losses
         expected = [sum(micro[i : i + 4]) / 4 for i in range(0, 32, 4)]
@@ -98,7 +108,7 @@ class TestAccumulationAndClipping:
 
     def test_short_last_accumulation_window_of_an_epoch_is_averaged_over_its_own_batches(self):
         pl.seed_everything(0)
-        finder = LRFinderCallback(num_steps=6, min_lr=1e-5, max_lr=1e-2, then="stop", beta=0.0)
+        finder = quiet_finder(num_steps=6, min_lr=1e-5, max_lr=1e-2, then="stop", beta=0.0)
         model = Classifier()
         # 16 batches in windows of 5: steps of 5, 5, 5 and 1 micro-batches per epoch.
         fit(model, finder, max_epochs=1, accumulate_grad_batches=5)
@@ -119,7 +129,7 @@ class TestResume:
     def run(self, tmp_path, crash_at=None, ckpt_path=None, max_epochs=4):
         pl.seed_everything(0)
         model = Classifier(optimizer="adam", lr=0.01)
-        finder = LRFinderCallback(num_steps=20, min_lr=1e-5, max_lr=1.0)
+        finder = quiet_finder(num_steps=20, min_lr=1e-5, max_lr=1.0)
         checkpoint = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
         callbacks = [checkpoint] + ([CrashAtEpoch(crash_at)] if crash_at is not None else [])
         trainer = pl.Trainer(
@@ -130,7 +140,7 @@ class TestResume:
 
     def test_resumed_real_fit_ends_with_the_same_weights_bit_for_bit(self, tmp_path):
         model_a, finder_a, trainer_a = self.run(tmp_path / "a")
-        finder_epochs = finder_a._budget["finder_epochs"]
+        finder_epochs = finder_a.budget.finder_epochs
 
         with pytest.raises(RuntimeError, match="simulated crash"):
             self.run(tmp_path / "b", crash_at=finder_epochs + 2)
@@ -151,29 +161,29 @@ class TestResume:
         trainer.fit(model, loader())
         trainer.save_checkpoint(tmp_path / "plain.ckpt")
 
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1.0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1.0)
         trainer = pl.Trainer(callbacks=[finder], **trainer_kwargs(max_epochs=5))
         trainer.fit(model, loader(), ckpt_path=tmp_path / "plain.ckpt")
         assert finder.result is not None and finder.result.num_steps_taken > 5
         assert finder.scheduler.total_steps == 3 * BATCHES
-        assert trainer.global_step == 2 * BATCHES + finder._budget["finder_steps"] + 3 * BATCHES
+        assert trainer.global_step == 2 * BATCHES + finder.budget.finder_steps + 3 * BATCHES
 
 
 class TestLoops:
     def test_dataloader_shorter_than_the_ladder_keeps_going_across_epochs(self):
         pl.seed_everything(0)
         model = Classifier()
-        finder = LRFinderCallback(num_steps=10, min_lr=1e-5, max_lr=1e-2)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-2)
         trainer = fit(model, finder, train=loader(n=64), max_epochs=2)  # 4 batches per epoch
         assert finder.result.num_steps_taken == 10
-        assert finder._budget["finder_epochs"] == 3
+        assert finder.budget.finder_epochs == 3
         assert trainer.current_epoch == 3 + 2
         assert len(model.seen) == 10 + 2 * 4
 
     def test_limit_train_batches(self):
         pl.seed_everything(0)
         model = Classifier()
-        finder = LRFinderCallback(num_steps=7, min_lr=1e-5, max_lr=1e-2)
+        finder = quiet_finder(num_steps=7, min_lr=1e-5, max_lr=1e-2)
         fit(model, finder, max_epochs=2, limit_train_batches=3)
         assert finder.result.num_steps_taken == 7
         assert finder.scheduler.total_steps == 2 * 3
@@ -181,7 +191,7 @@ class TestLoops:
     def test_fast_dev_run_skips_the_test_and_runs_the_users_fit(self):
         pl.seed_everything(0)
         model = Classifier()
-        finder = LRFinderCallback()
+        finder = quiet_finder()
         fit(model, finder, fast_dev_run=True)
         assert finder.result.stop_reason is StopReason.SKIPPED
         assert finder.result.suggestion is None

@@ -1,119 +1,34 @@
-"""Range tests in TensorBoard: write the curve and the result as it runs, read results back.
+"""Range tests in TensorBoard, the reading half: one result per run and stage, from event files.
 
-Writing is three functions that take a writer as their first argument: a
-``torch.utils.tensorboard.SummaryWriter``, a ``tensorboardX`` one, or anything else with
-``add_scalar``, ``add_figure`` and ``add_text`` (see :class:`SummaryWriterLike`). In the callback
-that is the Trainer's ``TensorBoardLogger.experiment`` when there is one, so the test lands in
-the same run as the fit, or else a writer of the callback's own. Plain functions rather than a
-class because there is no state to keep: the writer is the state.
-
-Reading is :func:`read_runs`, which walks log directories and rebuilds one
-:class:`~pl_lrfind.core.LRFindResult` per run from the ``lr_find/result_json`` text that
-:func:`log_result` wrote. Everything is read through TensorBoard's own event-file code. The
-reading half imports TensorBoard where it uses it, so that logging needs nothing beyond the
-writer handed in (tensorboardX alone will do).
-
-Every tag starts with :data:`TAG_PREFIX`, so TensorBoard groups them in one section.
+:func:`read_runs` walks log directories and rebuilds one :class:`~pl_lrfind.core.LRFindResult`
+per run and stage from the ``result_json`` text that :func:`pl_lrfind.tb_writer.log_result`
+wrote. Everything is read through TensorBoard's own event-file code, imported where it is used,
+so that writing needs nothing beyond the writer handed in (tensorboardX alone will do).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol
 
 from .core import LRFindResult
-from .plotting import format_lr, plot_result
-
-TAG_PREFIX = "lr_find"
-LR_TAG = f"{TAG_PREFIX}/lr"
-LOSS_TAG = f"{TAG_PREFIX}/loss"
-SMOOTHED_LOSS_TAG = f"{TAG_PREFIX}/smoothed_loss"
-CURVE_TAG = f"{TAG_PREFIX}/curve"
-SUMMARY_TAG = f"{TAG_PREFIX}/summary"
-RESULT_TAG = f"{TAG_PREFIX}/result_json"
-FIT_LR_TAG = f"{TAG_PREFIX}/fit/lr"
-FIT_MOMENTUM_TAG = f"{TAG_PREFIX}/fit/momentum"
+from .tb_writer import RESULT_TAG, TAG_PREFIX
 
 TEXT_PLUGIN = "text"
 """TensorBoard's plugin name for text summaries, stored as string tensors."""
 TEXT_TAG_SUFFIX = "/text_summary"
 """``SummaryWriter.add_text`` (torch and tensorboardX) stores ``tag`` as ``tag + "/text_summary"``."""
-CODE_INDENT = "    "
-"""Markdown shows text indented by four spaces as code; JSON ignores the leading whitespace."""
-
-
-class SummaryWriterLike(Protocol):
-    """The part of ``SummaryWriter`` this module writes through."""
-
-    def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> Any: ...
-
-    def add_figure(self, tag: str, figure: Any, global_step: int | None = None, close: bool = True) -> Any: ...
-
-    def add_text(self, tag: str, text_string: str, global_step: int | None = None) -> Any: ...
+RESULT_TAG_PATTERN = re.compile(
+    rf"{re.escape(TAG_PREFIX)}/(?:stage(?P<stage>\d+)/)?{re.escape(RESULT_TAG.removeprefix(TAG_PREFIX + '/'))}"
+    rf"(?:{re.escape(TEXT_TAG_SUFFIX)})?"
+)
+"""A result tag of any stage, in either spelling (see :func:`_result_events`)."""
 
 
 class ReportError(Exception):
     """Log directories could not be turned into results; the message says which and why."""
-
-
-# ---------------------------------------------------------------------- writing
-
-
-def log_step(writer: SummaryWriterLike, step: int, lr: float, loss: float, smoothed: float) -> None:
-    """One measured point of the curve: its rate, raw loss and smoothed loss, at ``step``."""
-    writer.add_scalar(LR_TAG, lr, global_step=step)
-    writer.add_scalar(LOSS_TAG, loss, global_step=step)
-    writer.add_scalar(SMOOTHED_LOSS_TAG, smoothed, global_step=step)
-
-
-def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int) -> None:
-    """The finished test: the plot, a summary to read, and the full result to recover.
-
-    The summary (markdown) is for a person in TensorBoard's text tab. The result JSON under
-    :data:`RESULT_TAG` is for :func:`read_runs`; it is indented as a markdown code block so that
-    it also displays legibly, and it parses back to exactly the result written (floats keep
-    their shortest round-tripping repr).
-    """
-    writer.add_figure(CURVE_TAG, plot_result(result), global_step=step, close=False)
-    writer.add_text(SUMMARY_TAG, summary_markdown(result), global_step=step)
-    writer.add_text(RESULT_TAG, CODE_INDENT + result.to_json(), global_step=step)
-
-
-def log_schedule(
-    writer: SummaryWriterLike, step: int, lrs: Sequence[float], momenta: Sequence[float] | None = None
-) -> None:
-    """The schedule of the real fit at ``step``: each param group's rate and momentum.
-
-    Group 0 goes to :data:`FIT_LR_TAG` / :data:`FIT_MOMENTUM_TAG`, group ``i > 0`` to the same
-    tag with ``_group{i}`` appended. ``momenta`` is ``None`` when the optimizer has none to
-    cycle; for Adam-like optimizers pass ``beta1``.
-    """
-    _log_groups(writer, FIT_LR_TAG, lrs, step)
-    if momenta is not None:
-        _log_groups(writer, FIT_MOMENTUM_TAG, momenta, step)
-
-
-def _log_groups(writer: SummaryWriterLike, tag: str, values: Sequence[float], step: int) -> None:
-    for group, value in enumerate(values):
-        writer.add_scalar(tag if group == 0 else f"{tag}_group{group}", value, global_step=step)
-
-
-def summary_markdown(result: LRFindResult) -> str:
-    """The result as a short markdown report: rates, every rule's answer, and how the test ended."""
-    rules = "\n".join(f"| {rule} | {format_lr(lr)} |" for rule, lr in result.suggestions.items())
-    return (
-        f"**chosen learning rate:** {format_lr(result.chosen_lr)} "
-        f"(rule `{result.rule}` suggests {format_lr(result.suggestion)})\n\n"
-        f"| rule | suggestion |\n|---|---|\n{rules}\n\n"
-        f"**stopped:** {result.stop_reason.value} after {result.num_steps_taken} steps\n\n"
-        f"**diagnosis:** `{result.diagnosis}`: {result.advice}"
-    )
-
-
-# ---------------------------------------------------------------------- reading
 
 
 def read_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, LRFindResult]:
@@ -124,10 +39,13 @@ def read_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[st
     to the given directory (the directory's own name when the events lie in it directly), and
     with several paths the path as given is put in front, so names never collide.
 
+    A run whose callback ran several stages (several ``fit`` calls) gives one result per stage:
+    the first under the run's name, stage ``k`` under ``"<run> stage <k>"``.
+
     Runs without any ``lr_find`` tag are skipped: a log directory also holds the fits of
     other experiments. A run with ``lr_find`` data but no result is an error, as is finding no
-    run at all. When a run holds several results (one directory reused), the latest written
-    counts.
+    run at all. When a run holds several results of one stage (one directory reused), the
+    latest written counts.
 
     Truncated event files are read up to the damage, like TensorBoard does: a file that
     training is still writing ends in a partial record. Only when that loses a result does it
@@ -140,9 +58,8 @@ def read_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[st
             raise ReportError(f"{root} does not exist")
         for run_dir, files in _event_files_by_run(root).items():
             name = _run_name(root, run_dir, qualify=len(roots) > 1)
-            result = _read_run(name, files)
-            if result is not None:
-                runs[name] = result
+            for stage, result in _read_run(name, files).items():
+                runs[name if stage == 1 else f"{name} stage {stage}"] = result
     if not runs:
         raise ReportError(_nothing_found(roots))
     return runs
@@ -174,24 +91,27 @@ def _run_name(root: Path, run_dir: Path, qualify: bool) -> str:
     return relative.as_posix() if relative != Path(".") else base.resolve().name
 
 
-def _read_run(name: str, files: list[Path]) -> LRFindResult | None:
-    """The run's latest result; ``None`` if the run has no ``lr_find`` tags at all."""
-    results, finder_tags = [], False
+def _read_run(name: str, files: list[Path]) -> dict[int, LRFindResult]:
+    """The run's latest result of each stage; empty if the run has no ``lr_find`` tags at all."""
+    events: dict[int, list] = {}
+    finder_tags = False
     for path in files:
         accumulator = _load(path)
-        results += _result_events(accumulator)
+        for stage, stage_events in _result_events(accumulator).items():
+            events.setdefault(stage, []).extend(stage_events)
         tags = accumulator.Tags()
         finder_tags = finder_tags or any(
             tag.startswith(TAG_PREFIX + "/") for kind in ("scalars", "images", "tensors") for tag in tags[kind]
         )
-    if results:
-        return _decode_result(name, max(results, key=lambda event: event.wall_time))
-    if finder_tags:
+    if finder_tags and not events:
         raise ReportError(
             f"run {name!r} has lr_find data but no {RESULT_TAG} text: the range test did not finish, or its "
             f"event file was cut short.{_damage_note(files)}"
         )
-    return None
+    return {
+        stage: _decode_result(name, max(stage_events, key=lambda event: event.wall_time))
+        for stage, stage_events in sorted(events.items())
+    }
 
 
 def _load(path: Path):
@@ -210,18 +130,19 @@ def _load(path: Path):
     return accumulator
 
 
-def _result_events(accumulator) -> list:
-    """The ``TensorEvent`` s of :data:`RESULT_TAG`.
+def _result_events(accumulator) -> dict[int, list]:
+    """The ``TensorEvent`` s of every stage's result tag, by stage.
 
     Text summaries reach the accumulator as tensor events whose summary metadata names the
     ``text`` plugin; torch's ``add_text`` appends ``/text_summary`` to the tag, TensorFlow's
     ``tf.summary.text`` does not, so both spellings are accepted.
     """
-    events = []
+    events: dict[int, list] = {}
     for tag in accumulator.Tags()["tensors"]:
         is_text = accumulator.SummaryMetadata(tag).plugin_data.plugin_name == TEXT_PLUGIN
-        if is_text and tag in (RESULT_TAG, RESULT_TAG + TEXT_TAG_SUFFIX):
-            events += accumulator.Tensors(tag)
+        match = RESULT_TAG_PATTERN.fullmatch(tag)
+        if is_text and match:
+            events.setdefault(int(match["stage"] or 1), []).extend(accumulator.Tensors(tag))
     return events
 
 

@@ -1,0 +1,108 @@
+"""Range tests in TensorBoard, the writing half: the curve as it runs, the result at the end.
+
+Three functions that take a writer as their first argument: a
+``torch.utils.tensorboard.SummaryWriter``, a ``tensorboardX`` one, or anything else with
+``add_scalar``, ``add_figure`` and ``add_text`` (see :class:`SummaryWriterLike`). Plain
+functions rather than a class because there is no state to keep: the writer is the state. In
+the callback the writer is opened and closed by :class:`pl_lrfind.curve_log.CurveLog`.
+
+Every tag starts with :data:`TAG_PREFIX`, so TensorBoard groups them in one section. The first
+range test of a callback (its first ``fit``, its first *stage*) writes ``lr_find/<name>``; stage
+``k > 1`` writes ``lr_find/stage<k>/<name>`` (:func:`stage_tag`), so a two-stage run keeps both
+curves apart in one TensorBoard run. :mod:`pl_lrfind.tb_reader` reads them back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .core import LRFindResult, format_lr
+
+TAG_PREFIX = "lr_find"
+LR_TAG = f"{TAG_PREFIX}/lr"
+LOSS_TAG = f"{TAG_PREFIX}/loss"
+SMOOTHED_LOSS_TAG = f"{TAG_PREFIX}/smoothed_loss"
+CURVE_TAG = f"{TAG_PREFIX}/curve"
+SUMMARY_TAG = f"{TAG_PREFIX}/summary"
+RESULT_TAG = f"{TAG_PREFIX}/result_json"
+FIT_LR_TAG = f"{TAG_PREFIX}/fit/lr"
+FIT_MOMENTUM_TAG = f"{TAG_PREFIX}/fit/momentum"
+
+CODE_INDENT = "    "
+"""Markdown shows text indented by four spaces as code; JSON ignores the leading whitespace."""
+
+
+def stage_tag(tag: str, stage: int) -> str:
+    """``tag`` (one of the ``*_TAG`` constants) as stage ``stage`` writes it."""
+    if stage == 1:
+        return tag
+    return f"{TAG_PREFIX}/stage{stage}/{tag.removeprefix(TAG_PREFIX + '/')}"
+
+
+class SummaryWriterLike(Protocol):
+    """The part of ``SummaryWriter`` this module writes through."""
+
+    def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> Any: ...
+
+    def add_figure(self, tag: str, figure: Any, global_step: int | None = None, close: bool = True) -> Any: ...
+
+    def add_text(self, tag: str, text_string: str, global_step: int | None = None) -> Any: ...
+
+
+def log_step(writer: SummaryWriterLike, step: int, lr: float, loss: float, smoothed: float, *, stage: int = 1) -> None:
+    """One measured point of the curve: its rate, raw loss and smoothed loss, at ``step``."""
+    writer.add_scalar(stage_tag(LR_TAG, stage), lr, global_step=step)
+    writer.add_scalar(stage_tag(LOSS_TAG, stage), loss, global_step=step)
+    writer.add_scalar(stage_tag(SMOOTHED_LOSS_TAG, stage), smoothed, global_step=step)
+
+
+def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
+    """The finished test: the plot, a summary to read, and the full result to recover.
+
+    The summary (markdown) is for a person in TensorBoard's text tab. The result JSON under
+    :data:`RESULT_TAG` is for :func:`pl_lrfind.tb_reader.read_runs`; it is indented as a markdown
+    code block so that it also displays legibly, and it parses back to exactly the result
+    written (floats keep their shortest round-tripping repr).
+    """
+    from .plotting import plot_result  # matplotlib is imported when a figure is drawn, not before
+
+    writer.add_figure(stage_tag(CURVE_TAG, stage), plot_result(result), global_step=step, close=False)
+    writer.add_text(stage_tag(SUMMARY_TAG, stage), summary_markdown(result), global_step=step)
+    writer.add_text(stage_tag(RESULT_TAG, stage), CODE_INDENT + result.to_json(), global_step=step)
+
+
+def log_schedule(
+    writer: SummaryWriterLike,
+    step: int,
+    lrs: Sequence[float],
+    momenta: Sequence[float] | None = None,
+    *,
+    stage: int = 1,
+) -> None:
+    """The schedule of the real fit at ``step``: each param group's rate and momentum.
+
+    Group 0 goes to :data:`FIT_LR_TAG` / :data:`FIT_MOMENTUM_TAG`, group ``i > 0`` to the same
+    tag with ``_group{i}`` appended. ``momenta`` is ``None`` when the optimizer has none to
+    cycle; for Adam-like optimizers pass ``beta1``.
+    """
+    _log_groups(writer, stage_tag(FIT_LR_TAG, stage), lrs, step)
+    if momenta is not None:
+        _log_groups(writer, stage_tag(FIT_MOMENTUM_TAG, stage), momenta, step)
+
+
+def _log_groups(writer: SummaryWriterLike, tag: str, values: Sequence[float], step: int) -> None:
+    for group, value in enumerate(values):
+        writer.add_scalar(tag if group == 0 else f"{tag}_group{group}", value, global_step=step)
+
+
+def summary_markdown(result: LRFindResult) -> str:
+    """The result as a short markdown report: rates, every rule's answer, and how the test ended."""
+    rules = "\n".join(f"| {rule} | {format_lr(lr)} |" for rule, lr in result.suggestions.items())
+    return (
+        f"**chosen learning rate:** {format_lr(result.chosen_lr)} "
+        f"(rule `{result.rule}` suggests {format_lr(result.suggestion)})\n\n"
+        f"| rule | suggestion |\n|---|---|\n{rules}\n\n"
+        f"**stopped:** {result.stop_reason.value} after {result.num_steps_taken} steps\n\n"
+        f"**diagnosis:** `{result.diagnosis}`: {result.advice}"
+    )

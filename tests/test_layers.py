@@ -1,0 +1,29 @@
+"""The two layers stay apart: the core imports no leaf and no Lightning; figures cost nothing until drawn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LEAVES = ("pl_lrfind.plotting", "pl_lrfind.tb_writer", "pl_lrfind.tb_reader", "pl_lrfind.cli", "pl_lrfind.callback")
+
+
+def modules_after_import(module: str) -> set[str]:
+    """Every module loaded by importing ``module`` in a fresh interpreter."""
+    code = f"import json, sys, {module}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout))
+
+
+def test_the_core_imports_no_leaf_no_lightning_and_no_matplotlib():
+    loaded = modules_after_import("pl_lrfind.core")
+    assert not loaded & {*LEAVES, "matplotlib", "pytorch_lightning", "lightning", "tensorboard"}
+
+
+def test_the_callback_draws_no_figure_module_until_a_figure_is_drawn():
+    loaded = modules_after_import("pl_lrfind.callback")
+    assert "pl_lrfind.plotting" not in loaded
+    assert "pl_lrfind.tb_reader" not in loaded  # reading runs back is the report's business
