@@ -33,6 +33,7 @@ from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
 from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
 from .schedule import one_cycle, shortest_one_cycle
+from .snapshot import TARGETS as SNAPSHOT_TARGETS
 from .snapshot import TrainingSnapshot
 from .stage import Budget, Phase, Stage
 from .trainer_loan import TrainerLoan, extend_limits, remaining_steps
@@ -85,6 +86,11 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
             only when the optimizer has momentum to cycle (plain SGD is left alone).
+        snapshot: where the copy of the weights and optimizer state lives during the test:
+            ``"device"`` (accelerator memory), ``"host"`` (pinned host memory), ``"disk"`` (a
+            file under ``default_root_dir``, unlinked as soon as it is mapped) or ``"auto"``
+            (the first that holds it with room to spare); see :mod:`pl_lrfind.snapshot`. The
+            result's ``settings["snapshot"]`` records the choice.
         log_to_tensorboard: log the curve (``lr_find/...`` scalars, a figure and a summary
             text) and the one-cycle rates of the real fit, on rank zero; see
             :meth:`make_curve_log` to log elsewhere.
@@ -115,12 +121,14 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         cycle_momentum: bool = True,
         base_momentum: float = 0.85,
         max_momentum: float = 0.95,
+        snapshot: str = "auto",
         log_to_tensorboard: bool = True,
         verbose: bool = True,
     ) -> None:
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         check_choice("then", then, THEN)
         check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
+        check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
         check_positive("lr_factor", lr_factor)
         check_positive("div_factor", div_factor)
         check_positive("final_div_factor", final_div_factor)
@@ -153,6 +161,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             max_momentum=max_momentum,
         )
         self.cycle_momentum = cycle_momentum
+        self.snapshot = snapshot
         self.log_to_tensorboard = log_to_tensorboard
         self.verbose = verbose
 
@@ -256,7 +265,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(
             range_test=RangeTest(**self.range_test_settings),
-            snapshot=TrainingSnapshot.take(pl_module, optimizer),
+            snapshot=TrainingSnapshot.take(
+                pl_module,
+                optimizer,
+                target=self.snapshot,
+                directory=trainer.default_root_dir,
+                processes_per_host=trainer.num_devices,
+            ),
             last_global_step=trainer.global_step,
         )
         self._log = self.make_curve_log(trainer)
@@ -320,8 +335,12 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         test, self._test = self._test, None
         if reason is not None:
             test.range_test.stop(reason)
-        test.snapshot.restore(pl_module, trainer.optimizers[0])
+        try:
+            test.snapshot.restore(pl_module, trainer.optimizers[0])
+        finally:
+            test.snapshot.release()
         result = test.range_test.result()
+        result.settings.update(snapshot=test.snapshot.target, snapshot_bytes=test.snapshot.nbytes)
         readable = result.diagnosis not in UNREADABLE
         if result.suggestion is not None and readable and self.then != "stop" and reason is None:
             result.chosen_lr = result.suggestion * self.lr_factor
@@ -401,7 +420,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     @override
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         """Restore the weights before the exception leaves ``trainer.fit``."""
-        if self.phase is Phase.SEARCHING:
+        if self.phase is Phase.SEARCHING and self._test is not None:  # None: the restore itself failed
             self._conclude(trainer, pl_module, StopReason.INTERRUPTED)
             self._stage.phase = Phase.FINISHED
         self._end_stage(trainer)
@@ -437,6 +456,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
 def _check_supported(trainer: Trainer, pl_module: LightningModule) -> None:
     """Refuse, before any step, what the finder cannot serve, saying what it supports."""
+    if type(trainer.strategy).__name__.startswith("DeepSpeed"):
+        # DeepSpeed owns the optimizer step, its state and the loss scaling: the finder can
+        # neither snapshot that state tensor by tensor nor see its skipped steps.
+        raise UnsupportedSetupError(
+            "LRFinderCallback does not support DeepSpeed strategies; it supports single-device training, DDP "
+            "and FSDP (each rank snapshots its own shard)."
+        )
     if not pl_module.automatic_optimization:
         raise UnsupportedSetupError(
             "LRFinderCallback supports automatic optimization only (one optimizer stepped by Lightning); "

@@ -1,43 +1,356 @@
-"""A copy of everything a range test changes, kept in host memory and put back bit for bit."""
+"""A copy of everything a range test changes, put back bit for bit, at the speed of a memory copy.
+
+The range test trains; the snapshot is what makes that harmless. It holds the *live* tensors a
+test changes (parameters, buffers such as BatchNorm statistics, the optimizer's state) in a few
+large flat buffers, filled with one non-blocking copy per tensor and copied back *in place*:
+no ``state_dict()`` round trip, no per-tensor allocations, no second host copy at restore.
+Because it reads the tensors a rank actually holds, a sharded model (FSDP) is copied shard by
+shard on each rank, with no gathering of full tensors.
+
+Where the copy lives is the ``target``:
+
+- ``"device"``: beside the tensors, in accelerator memory (device-to-device copies);
+- ``"host"``: pinned host memory when the tensors are on a CUDA device (plain host memory on a
+  CPU-only run);
+- ``"disk"``: a file under a directory the caller names, mapped into memory and unlinked as soon
+  as it is mapped, so the operating system can page it out and nothing is left on disk on any
+  path out, a crash included;
+- ``"auto"``: the first of these that holds the state with room to spare
+  (:func:`choose_target`).
+"""
 
 from __future__ import annotations
 
 import copy
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
+TARGETS = ("auto", "device", "host", "disk")
 
-def to_host(obj: Any) -> Any:
-    """A deep copy of ``obj`` with every tensor copied to CPU memory.
+ALIGNMENT = 64
+"""Every tensor starts at a multiple of this many bytes in its buffer: a byte view can then be
+reinterpreted as any dtype, and copies start on cache-line (and DMA-friendly) boundaries."""
 
-    ``state_dict()`` returns references to the live tensors, so a copy is needed anyway; making
-    it on the host keeps accelerator memory free for the steps of the test.
+DEVICE_HEADROOM = 3.0
+"""``auto`` keeps the copy on the accelerator only when free memory is this many times the state:
+the copy itself, then room for what the test's steps allocate on top of the weights (activations,
+and optimizer state such as Adam's moments, created by the first step). A guard against running
+the test out of memory, not a measured optimum; ``snapshot="device"`` skips it."""
+
+HOST_SHARE = 0.8
+"""``auto`` (and ``"host"``) use at most this share of the host memory the kernel reports as
+available, split between the processes on the host: the rest is the data loaders' and the
+system's. A guard against the out-of-memory killer, which ends a job without an error."""
+
+DISK_RESERVE = 1 << 30
+"""Bytes ``"disk"`` leaves free on the file system: logs and checkpoints still need to be written."""
+
+
+class SnapshotSpaceError(RuntimeError):
+    """The snapshot's target cannot hold the weights and optimizer state; raised before any step."""
+
+
+# ---------------------------------------------------------------------- where it goes
+
+
+@dataclass(frozen=True)
+class FreeSpace:
+    """Free bytes where a snapshot could live; ``device`` is ``None`` without a CUDA device."""
+
+    device: int | None
+    host: int
+    disk: int
+
+
+def choose_target(state_bytes: int, free: FreeSpace, processes_per_host: int = 1) -> str:
+    """Where ``auto`` puts a snapshot of ``state_bytes``: device, else host, else disk.
+
+    ``processes_per_host`` ranks each take a snapshot of their own at the same time, from the
+    same host memory and disk. Raises :class:`SnapshotSpaceError` when nothing can hold it.
     """
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {key: to_host(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_host(value) for value in obj)
-    return copy.deepcopy(obj)
+    if free.device is not None and DEVICE_HEADROOM * state_bytes <= free.device:
+        return "device"
+    if _fits("host", state_bytes, free, processes_per_host):
+        return "host"
+    if _fits("disk", state_bytes, free, processes_per_host):
+        return "disk"
+    raise SnapshotSpaceError(_no_room("auto", state_bytes, free, processes_per_host))
 
 
-@dataclass
+def check_room(target: str, state_bytes: int, free: FreeSpace, processes_per_host: int = 1) -> None:
+    """Raise :class:`SnapshotSpaceError` unless ``target`` can hold a snapshot of ``state_bytes``."""
+    if not _fits(target, state_bytes, free, processes_per_host):
+        raise SnapshotSpaceError(_no_room(target, state_bytes, free, processes_per_host))
+
+
+def _fits(target: str, state_bytes: int, free: FreeSpace, processes_per_host: int) -> bool:
+    if target == "device":
+        return free.device is None or state_bytes <= free.device  # no accelerator: it is host memory
+    if target == "host":
+        return state_bytes * processes_per_host <= HOST_SHARE * free.host
+    return state_bytes * processes_per_host <= free.disk - DISK_RESERVE
+
+
+def _no_room(target: str, state_bytes: int, free: FreeSpace, processes_per_host: int) -> str:
+    where = f"{_gib(free.host)} of host memory available, {_gib(free.disk)} free on disk"
+    if free.device is not None:
+        where = f"{_gib(free.device)} free on the device, " + where
+    share = f" for each of {processes_per_host} processes on this host" if processes_per_host > 1 else ""
+    return (
+        f"snapshot={target!r} cannot hold the weights and optimizer state: they need {_gib(state_bytes)}{share}; "
+        f"{where}. Choose another snapshot target, or free memory or disk space."
+    )
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.2f} GiB"
+
+
+def measure_free_space(tensors: Iterable[torch.Tensor], directory: str | os.PathLike) -> FreeSpace:
+    """Free accelerator memory (of the CUDA device the tensors are on), host memory and disk."""
+    cuda = {tensor.device for tensor in tensors if tensor.is_cuda}  # a DTensor's device is its shard's
+    device = min(torch.cuda.mem_get_info(index)[0] for index in cuda) if cuda else None
+    existing = Path(directory).resolve()
+    while not existing.exists():  # the Trainer creates default_root_dir lazily
+        existing = existing.parent
+    return FreeSpace(device=device, host=available_host_memory(), disk=shutil.disk_usage(existing).free)
+
+
+def available_host_memory() -> int:
+    """What the kernel reports as available to new allocations (``MemAvailable`` on Linux)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+# ---------------------------------------------------------------------- the copy
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where one tensor's bytes sit: buffer ``buffer``, from byte ``offset``."""
+
+    buffer: int
+    offset: int
+    dtype: torch.dtype
+    shape: torch.Size
+    tensor: torch.Tensor
+    """The live tensor it was copied from (a reference, not a copy): the optimizer may have
+    replaced its state tensor during the test, and this is the one to put back."""
+
+
 class TrainingSnapshot:
-    """Model parameters and buffers (BatchNorm statistics included) and optimizer state."""
+    """The live tensors of a model and its optimizer, copied out by :meth:`take` and back by :meth:`restore`.
 
-    model: dict[str, Any]
-    optimizer: dict[str, Any]
+    Parameters and buffers are found again by name at restore, so a buffer the model replaced
+    during the test is still put back. Optimizer state that did not exist when the snapshot was
+    taken (Adam's moments, created by the test's first step) is removed, and the param groups'
+    settings (the test's rates among them) are put back as they were.
+    """
+
+    def __init__(self, target: str, buffers: list[torch.Tensor], path: Path | None = None) -> None:
+        self.target = target
+        self.nbytes = sum(buffer.numel() for buffer in buffers)
+        self._buffers = buffers
+        self._path = path
+        self._model: dict[str, _Slot] = {}
+        self._optimizer_state: dict[int, dict[str, Any]] = {}
+        self._param_groups: list[dict[str, Any]] = []
 
     @classmethod
-    def take(cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> TrainingSnapshot:
-        return cls(model=to_host(model.state_dict()), optimizer=to_host(optimizer.state_dict()))
+    @torch.no_grad()
+    def take(
+        cls,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        target: str = "host",
+        directory: str | os.PathLike | None = None,
+        processes_per_host: int = 1,
+    ) -> TrainingSnapshot:
+        """Copy the model's and optimizer's tensors to ``target`` (see the module docstring).
 
+        ``directory`` is where ``"disk"`` maps its file (the system temp folder when ``None``).
+        The room is checked first: a target that cannot hold the state raises
+        :class:`SnapshotSpaceError` before anything is allocated.
+        """
+        if target not in TARGETS:
+            raise ValueError(f"snapshot must be one of {TARGETS}, got {target!r}")
+        directory = Path(directory if directory is not None else tempfile.gettempdir())
+        named = dict(_model_tensors(model))
+        # .get: optimizer.state is a defaultdict, and looking a parameter up would add an entry.
+        state = {index: dict(optimizer.state.get(param, {})) for index, param in enumerate(_params(optimizer))}
+        state = {index: values for index, values in state.items() if values}
+        optimizer_tensors = [value for values in state.values() for value in values.values() if _is_tensor(value)]
+        tensors = [*named.values(), *optimizer_tensors]
+        state_bytes = sum(_aligned(_nbytes(tensor)) for tensor in tensors)
+        free = measure_free_space(tensors, directory)
+        if target == "auto":
+            target = choose_target(state_bytes, free, processes_per_host)
+        else:
+            check_room(target, state_bytes, free, processes_per_host)
+
+        layout, sizes = _layout(tensors, by_device=target == "device")
+        buffers, path = _allocate(target, sizes, directory)
+        snapshot = cls(target, buffers, path)
+        slots = iter(layout)
+        for name, tensor in named.items():
+            snapshot._model[name] = snapshot._copy_in(tensor, next(slots))
+        for index, values in state.items():
+            snapshot._optimizer_state[index] = {
+                key: snapshot._copy_in(value, next(slots)) if _is_tensor(value) else copy.deepcopy(value)
+                for key, value in values.items()
+            }
+        snapshot._param_groups = [
+            {key: copy.deepcopy(value) for key, value in group.items() if key != "params"}
+            for group in optimizer.param_groups
+        ]
+        _synchronize(tensors)
+        return snapshot
+
+    @torch.no_grad()
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        """Copy the saved values back into the live tensors (in place, so references hold)."""
-        model.load_state_dict(self.model)
-        # load_state_dict keeps references into what it is given; give it a copy so the
-        # snapshot could be restored again.
-        optimizer.load_state_dict(copy.deepcopy(self.optimizer))
+        """Copy every saved value back into the live tensors, in place, so references hold."""
+        live = dict(_model_tensors(model))
+        if live.keys() != self._model.keys():
+            missing, extra = sorted(self._model.keys() - live.keys()), sorted(live.keys() - self._model.keys())
+            raise RuntimeError(f"the model changed shape during the range test (missing {missing}, new {extra})")
+        written = []
+        for name, slot in self._model.items():
+            written.append(_local(live[name]))
+            written[-1].copy_(self._view(slot), non_blocking=True)
+        for index, param in enumerate(_params(optimizer)):
+            saved = self._optimizer_state.get(index)
+            if saved is None:
+                optimizer.state.pop(param, None)  # created by the test's steps
+                continue
+            current = optimizer.state[param]
+            for key in list(current):
+                if key not in saved:
+                    del current[key]
+            for key, value in saved.items():
+                if isinstance(value, _Slot):
+                    current[key] = value.tensor  # the very tensor it had, should the test have replaced it
+                    written.append(_local(value.tensor))
+                    written[-1].copy_(self._view(value), non_blocking=True)
+                else:
+                    current[key] = copy.deepcopy(value)
+        for group, saved_group in zip(optimizer.param_groups, self._param_groups, strict=True):
+            params = group["params"]
+            group.clear()
+            group.update(copy.deepcopy(saved_group), params=params)
+        _synchronize(written)
+
+    def release(self) -> None:
+        """Free the buffers (and the disk file, where unlinking at once was not possible)."""
+        self._buffers = []
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+            self._path = None
+
+    # ------------------------------------------------------------------ byte views
+
+    def _view(self, slot: _Slot) -> torch.Tensor:
+        size = math.prod(slot.shape) * slot.dtype.itemsize
+        raw = self._buffers[slot.buffer][slot.offset : slot.offset + size]
+        return raw.view(slot.dtype).view(slot.shape)
+
+    def _copy_in(self, tensor: torch.Tensor, placed: tuple[int, int]) -> _Slot:
+        local = _local(tensor)
+        slot = _Slot(placed[0], placed[1], local.dtype, local.shape, tensor)
+        self._view(slot).copy_(local, non_blocking=True)
+        return slot
+
+
+def _model_tensors(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """Parameters and buffers by name, as this rank holds them (its shard, under FSDP)."""
+    yield from ((f"param:{name}", param) for name, param in model.named_parameters())
+    yield from ((f"buffer:{name}", buffer) for name, buffer in model.named_buffers())
+
+
+def _params(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
+    return [param for group in optimizer.param_groups for param in group["params"]]
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    """The part of ``tensor`` this rank holds: a ``DTensor``'s local shard (FSDP2), else the tensor.
+
+    ``to_local()`` returns the shard's own storage, so copying into it writes the live tensor.
+    """
+    return tensor.to_local() if hasattr(tensor, "to_local") else tensor.detach()
+
+
+def _nbytes(tensor: torch.Tensor) -> int:
+    local = _local(tensor)
+    return local.numel() * local.element_size()
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // ALIGNMENT) * ALIGNMENT
+
+
+def _layout(tensors: list[torch.Tensor], by_device: bool) -> tuple[list[tuple[int, int]], list[tuple[Any, int]]]:
+    """Each tensor's (buffer, offset), and each buffer's (device or None, size in bytes).
+
+    One buffer for everything on the host or disk; with ``by_device``, one per device.
+    """
+    buffers: dict[Any, int] = {}
+    ends: list[int] = []
+    placed = []
+    for tensor in tensors:
+        key = _local(tensor).device if by_device else None
+        index = buffers.setdefault(key, len(buffers))
+        if index == len(ends):
+            ends.append(0)
+        placed.append((index, ends[index]))
+        ends[index] += _aligned(_nbytes(tensor))
+    return placed, [(key, ends[index]) for key, index in buffers.items()]
+
+
+def _allocate(target: str, sizes: list[tuple[Any, int]], directory: Path) -> tuple[list[torch.Tensor], Path | None]:
+    if target == "device":
+        return [torch.empty(size, dtype=torch.uint8, device=device) for device, size in sizes], None
+    (_, size), *_ = sizes or [(None, 0)]
+    if target == "host":
+        return [torch.empty(size, dtype=torch.uint8, pin_memory=torch.cuda.is_available())], None
+    return _map_file(directory, size)
+
+
+def _map_file(directory: Path, size: int) -> tuple[list[torch.Tensor], Path | None]:
+    """A file of ``size`` bytes mapped as a tensor, unlinked at once where the system allows it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=".lr_find_snapshot_", suffix=".bin", dir=directory)
+    os.close(handle)
+    path = Path(name)
+    try:
+        mapped = torch.from_file(str(path), shared=True, size=max(size, 1), dtype=torch.uint8)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    try:
+        path.unlink()  # the mapping keeps the data; the name is gone on every path out, a crash included
+    except PermissionError:  # Windows cannot unlink a mapped file: release() deletes it
+        return [mapped], path
+    return [mapped], None
+
+
+def _synchronize(tensors: Iterable[torch.Tensor]) -> None:
+    """Wait for the non-blocking copies to land (a no-op for CPU tensors)."""
+    for device in {tensor.device for tensor in tensors if tensor.is_cuda}:
+        torch.cuda.synchronize(device)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
 import pytorch_lightning as pl
@@ -48,21 +49,28 @@ class TestLadder:
         assert probe.rates("searching") == pytest.approx(lr_ladder(1e-3, 1e-2, 5, "linear"))
 
 
+TARGETS = [("device", "device"), ("host", "host"), ("disk", "disk"), ("auto", "host")]
+"""Each snapshot target, and what it is on a CPU-only run (``auto`` picks host memory here)."""
+
+
 class TestRestore:
-    def test_weights_buffers_and_optimizer_are_restored_bit_for_bit(self):
+    @pytest.mark.parametrize(("target", "chosen"), TARGETS)
+    def test_weights_buffers_and_optimizer_are_restored_bit_for_bit(self, target, chosen):
         pl.seed_everything(0)
         model = Classifier(optimizer="adam")
         before = state_of(model)
-        finder = quiet_finder(num_steps=20, then="stop")
+        finder = quiet_finder(num_steps=20, then="stop", snapshot=target)
         trainer = fit(model, finder, max_epochs=1)
         assert finder.result.num_steps_taken > 5
         assert_same_state(state_of(model), before)
         assert "body.1.running_mean" in before and before["body.1.num_batches_tracked"] == 0
         optimizer = trainer.optimizers[0]
-        assert optimizer.state_dict()["state"] == {}
+        assert optimizer.state_dict()["state"] == {}  # Adam's moments, created by the test, are gone
         assert [g["lr"] for g in optimizer.param_groups] == [0.05]
+        assert finder.result.settings["snapshot"] == chosen
 
-    def test_restores_trained_optimizer_state_from_a_checkpoint_and_no_false_blow_up(self, tmp_path):
+    @pytest.mark.parametrize(("target", "chosen"), TARGETS)
+    def test_restores_trained_optimizer_state_from_a_checkpoint_and_no_false_blow_up(self, tmp_path, target, chosen):
         pl.seed_everything(0)
         model = Classifier(optimizer="adam", lr=0.01)
         trainer = pl.Trainer(**trainer_kwargs(max_epochs=3))
@@ -71,16 +79,21 @@ class TestRestore:
         trainer.save_checkpoint(ckpt)
         saved = torch.load(ckpt, weights_only=False)
 
-        finder = quiet_finder(num_steps=40, min_lr=1e-7, max_lr=10.0, then="stop")
+        finder = quiet_finder(num_steps=40, min_lr=1e-7, max_lr=10.0, then="stop", snapshot=target)
         probe = StepProbe(finder)
         trainer = pl.Trainer(callbacks=[finder, probe], **trainer_kwargs(max_epochs=5))
         trainer.fit(model, loader(), ckpt_path=ckpt)
 
+        assert finder.result.settings["snapshot"] == chosen
         assert_same_state(state_of(model), saved["state_dict"])
         live = trainer.optimizers[0].state_dict()
-        for index, param_state in saved["optimizer_states"][0]["state"].items():
+        saved_optimizer = saved["optimizer_states"][0]
+        assert live["state"].keys() == saved_optimizer["state"].keys()
+        for index, param_state in saved_optimizer["state"].items():
+            assert live["state"][index].keys() == param_state.keys()
             for key, value in param_state.items():
                 assert torch.equal(live["state"][index][key], value), (index, key)
+        assert live["param_groups"] == saved_optimizer["param_groups"]  # the test's rates are gone too
         # A trained model: no blow-up read from early noise; it only diverges at large rates.
         assert finder.result.num_steps_taken > 10
         assert finder.result.lrs[-1] > 1e-3
@@ -280,6 +293,7 @@ class TestBadSetups:
             ("anneal_strategy", "cosine", "anneal_strategy must be one of"),
             ("lr_factor", 0.0, "lr_factor must be a positive"),
             ("pct_start", 1.0, "pct_start must lie in"),
+            ("snapshot", "gpu", "snapshot must be one of"),
         ],
     )
     def test_bad_arguments_fail_at_construction(self, name, value, match):
@@ -496,3 +510,47 @@ class TestOwnRule:
             "<lambda>", "rule"
         )
         assert "0x" not in quiet_finder(suggestion=rule).state_key
+
+
+class SnapshotMappings(pl.Callback):
+    """What this process has mapped from snapshot files while the test runs (Linux's /proc/self/maps)."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        with open("/proc/self/maps") as maps:
+            self.seen += [line.strip() for line in maps if ".lr_find_snapshot_" in line]
+
+
+def snapshot_files(root) -> list:
+    return [path for path in root.rglob("*") if ".lr_find_snapshot_" in path.name]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads Linux's /proc/self/maps")
+class TestDiskSnapshot:
+    def test_the_file_lives_under_default_root_dir_and_is_gone_from_the_start(self, tmp_path):
+        pl.seed_everything(0)
+        model = Classifier(optimizer="adam")
+        before = state_of(model)
+        mappings = SnapshotMappings()
+        finder = quiet_finder(num_steps=10, then="stop", snapshot="disk")
+        fit(model, finder, max_epochs=1, callbacks=[mappings], default_root_dir=tmp_path / "root")
+        assert mappings.seen, "the snapshot was not mapped from a file"
+        assert all(str(tmp_path / "root") in line and line.endswith("(deleted)") for line in mappings.seen)
+        assert snapshot_files(tmp_path) == []
+        assert_same_state(state_of(model), before)
+
+    def test_an_exception_mid_test_restores_and_leaves_no_file(self, tmp_path):
+        pl.seed_everything(0)
+        model = Classifier(optimizer="adam", fail_at_step=6)
+        before = state_of(model)
+        finder = quiet_finder(num_steps=20, snapshot="disk")
+        with pytest.raises(RuntimeError, match="boom"):
+            fit(model, finder, max_epochs=2, default_root_dir=tmp_path / "root")
+        assert finder.result.stop_reason is StopReason.INTERRUPTED
+        assert finder.result.settings["snapshot"] == "disk"
+        assert snapshot_files(tmp_path) == []
+        assert_same_state(state_of(model), before)
+        with open("/proc/self/maps") as maps:  # and the mapping itself was released
+            assert not [line for line in maps if ".lr_find_snapshot_" in line]

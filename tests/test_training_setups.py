@@ -32,16 +32,7 @@ HERE = Path(__file__).parent
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_agree_on_curve_rate_and_weights(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent), MASTER_PORT=str(29500 + os.getpid() % 1000))
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "ddp_worker.py"), str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    ranks = run_workers("ddp_worker.py", tmp_path)
     assert [r["world_size"] for r in ranks] == [2, 2]
     first, second = ranks
     assert first["result"]["losses"] == second["result"]["losses"]  # the cross-rank mean, on both
@@ -52,6 +43,30 @@ def test_ddp_two_cpu_processes_agree_on_curve_rate_and_weights(tmp_path):
     # Only rank zero wrote a TensorBoard run.
     runs = list((tmp_path / "root" / "lr_find").iterdir())
     assert len(runs) == 1 and len(list(runs[0].glob("events.out.tfevents.*"))) == 1
+
+
+def run_workers(worker: str, out: Path) -> list[dict]:
+    """Run a two-process worker script; return what each rank wrote."""
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent), MASTER_PORT=str(29500 + os.getpid() % 1000))
+    proc = subprocess.run(
+        [sys.executable, str(HERE / worker), str(out)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.mark.slow
+def test_fsdp_each_rank_snapshots_and_restores_only_its_own_shards(tmp_path):
+    ranks = run_workers("fsdp_worker.py", tmp_path)
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    for rank in ranks:
+        assert rank["steps_run"] == 12 and rank["result"]["stop_reason"] == "completed"
+        assert rank["same_keys"] and rank["bit_for_bit"] and rank["groups_restored"]
+        assert rank["optimizer_entries"] > 0  # Adam's state existed at the snapshot and came back
+        assert rank["local_param_numel"] < rank["full_param_numel"]  # the parameters really are sharded
+        # The snapshot holds this rank's shards and state, nothing gathered: its size is theirs.
+        assert rank["result"]["settings"]["snapshot_bytes"] == rank["local_bytes_aligned"]
+    assert ranks[0]["result"]["losses"] == ranks[1]["result"]["losses"]
 
 
 class TestPrecision:

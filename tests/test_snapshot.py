@@ -1,0 +1,103 @@
+"""The snapshot on its own: where ``auto`` puts it (a pure function of sizes), and exact restores."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pl_lrfind.snapshot import (
+    DISK_RESERVE,
+    FreeSpace,
+    SnapshotSpaceError,
+    TrainingSnapshot,
+    check_room,
+    choose_target,
+)
+
+GIB = 2**30
+
+
+class TestAuto:
+    @pytest.mark.parametrize(
+        ("state_gib", "device_gib", "host_gib", "disk_gib", "processes", "expected"),
+        [
+            (1, 40, 64, 500, 1, "device"),  # 3x headroom on the device
+            (15, 40, 200, 500, 1, "host"),  # 45 GiB needed on the device with headroom: too much
+            (15, None, 200, 500, 1, "host"),  # a CPU-only run has no device to prefer
+            (15, 40, 16, 500, 1, "disk"),  # 15 GiB is more than 80 % of 16 GiB of host memory
+            (15, 40, 100, 500, 8, "disk"),  # eight ranks on one host need 120 GiB of host memory
+            (100, 80, 64, 500, 1, "disk"),  # a 7B model with Adam on a 64 GiB host
+        ],
+    )
+    def test_device_else_host_else_disk(self, state_gib, device_gib, host_gib, disk_gib, processes, expected):
+        device = None if device_gib is None else device_gib * GIB
+        free = FreeSpace(device=device, host=host_gib * GIB, disk=disk_gib * GIB)
+        assert choose_target(state_gib * GIB, free, processes) == expected
+
+    def test_nothing_holds_it(self):
+        free = FreeSpace(device=10 * GIB, host=16 * GIB, disk=20 * GIB)
+        with pytest.raises(SnapshotSpaceError, match=r"they need 30.00 GiB; 10.00 GiB free on the device, 16.00 GiB"):
+            choose_target(30 * GIB, free)
+
+    @pytest.mark.parametrize(
+        ("target", "free", "message"),
+        [
+            ("device", FreeSpace(2 * GIB, 64 * GIB, 500 * GIB), "snapshot='device' cannot hold"),
+            ("host", FreeSpace(None, 4 * GIB, 500 * GIB), "need 4.00 GiB; 4.00 GiB of host memory available"),
+            (
+                "disk",
+                FreeSpace(None, 64 * GIB, 4 * GIB + DISK_RESERVE),
+                r"snapshot=.disk. cannot hold.*5.00 GiB free on disk",
+            ),
+        ],
+    )
+    def test_an_explicit_target_too_small_says_what_was_needed_and_free(self, target, free, message):
+        with pytest.raises(SnapshotSpaceError, match=message):
+            check_room(target, 4 * GIB + 1, free)
+        check_room(target, GIB, free)  # a smaller state fits
+
+    def test_the_device_target_on_a_cpu_run_is_host_memory_and_always_fits_the_device_check(self):
+        check_room("device", 100 * GIB, FreeSpace(None, 64 * GIB, 500 * GIB))
+
+
+class TestExactRestore:
+    @pytest.mark.parametrize("target", ["device", "host", "disk"])
+    def test_replaced_state_tensors_and_buffers_come_back_as_they_were(self, target, tmp_path):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model(torch.randn(16, 4)).sum().backward()
+        optimizer.step()  # momentum buffers exist
+        params = list(model.parameters())
+        momentum = optimizer.state[params[0]]["momentum_buffer"]
+        before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        momenta = {i: optimizer.state[p]["momentum_buffer"].clone() for i, p in enumerate(params)}
+
+        snapshot = TrainingSnapshot.take(model, optimizer, target=target, directory=tmp_path)
+        assert list(tmp_path.iterdir()) == []  # the disk file is unlinked as soon as it is mapped
+        for _ in range(3):
+            model(torch.randn(16, 4)).sum().backward()
+            optimizer.step()
+        optimizer.state[params[0]]["momentum_buffer"] = torch.zeros_like(momentum)  # replaced, not updated
+        model[1].running_mean = torch.full((8,), 7.0)  # a buffer replaced by a new tensor
+        optimizer.param_groups[0]["lr"] = 5.0
+        optimizer.param_groups[0]["added_by_a_scheduler"] = 1.0
+
+        snapshot.restore(model, optimizer)
+        snapshot.release()
+        for name, tensor in model.state_dict().items():
+            assert torch.equal(tensor, before[name]), name
+        assert optimizer.state[params[0]]["momentum_buffer"] is momentum
+        for index, param in enumerate(params):
+            assert torch.equal(optimizer.state[param]["momentum_buffer"], momenta[index])
+        assert optimizer.param_groups[0]["lr"] == 0.1 and "added_by_a_scheduler" not in optimizer.param_groups[0]
+        assert snapshot.nbytes >= sum(t.numel() * t.element_size() for t in before.values())
+
+    def test_a_model_that_changed_its_parameters_is_refused(self):
+        model = nn.Linear(2, 2)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        snapshot = TrainingSnapshot.take(model, optimizer)
+        model.extra = nn.Parameter(torch.zeros(1))
+        with pytest.raises(RuntimeError, match=r"changed shape during the range test .*new \['param:extra'\]"):
+            snapshot.restore(model, optimizer)
