@@ -1,6 +1,6 @@
 """``python -m benchmarks``: the whole benchmark against the committed oracle, then the report.
 
-python -m benchmarks              # ~20 min on 2 cores: compare, noise, settings, calibrate, cost, report
+python -m benchmarks              # ~25 min on 2 cores: compare, noise, settings, calibrate, cost, snapshot, report
 python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat; results and report in DIR
 """
 
@@ -10,7 +10,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from . import calibrate, compare, cost, noise, report, settings
+from . import calibrate, compare, cost, noise, report, settings, snapshot
 from .oracle import ORACLE_JSON, RESULTS
 
 SMOKE_TASK = "digits_cnn_sgd"
@@ -33,6 +33,9 @@ def run(results: Path, docs: Path, smoke: bool) -> Path:
     )
     cost.main(
         [*(["--models", "small", "--repeats", "1"] if smoke else []), "--out", str(results / cost.COST_JSON.name)]
+    )
+    snapshot.main(
+        [*(["--gib", "0.02", "--repeats", "1"] if smoke else []), "--out", str(results / snapshot.SNAPSHOT_JSON.name)]
     )
     return report.render(results, docs)
 

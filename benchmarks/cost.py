@@ -10,6 +10,11 @@ Three variants run the same number of optimizer steps on the same model and data
 - ``lightning``: ``Tuner(trainer).lr_find(num_training=steps)`` (a checkpoint on disk, a
   second set-up, a restore from disk).
 
+On the small model two more variants chain the test into a one-cycle fit of the same number of
+steps (the callback's default, ``then="one_cycle"``), with and without TensorBoard, which then
+also logs the real fit's rate and momentum every step. TensorBoard's cost is reported as the
+median of the paired differences in seconds, for the test alone and for the chained fit.
+
 The ladder stays low (1e-6 to 1e-3) and the stop rules are off, so every variant runs all its
 steps. Variants are interleaved in a fresh random order in every repeat; the figures are the
 medians of the per-repeat ratios, which cancels the machine's drift. Wall time, not CPU time:
@@ -43,6 +48,8 @@ from .tasks import TASKS, Task
 
 COST_JSON = RESULTS / "cost.json"
 VARIANTS = ("plain", "ours", "ours_tensorboard", "lightning")
+CHAINED = ("chained", "chained_tensorboard")
+"""The callback at its default (test, then one-cycle over ``steps``): timed on the small model only."""
 LADDER = dict(min_lr=1e-6, max_lr=1e-3)
 
 
@@ -71,6 +78,7 @@ WIDE = Task(
     epochs=1,
 )
 MODELS = {"small": (TASKS["digits_cnn_sgd"], 100, 40), "wide": (WIDE, 30, 25)}  # (task, steps, repeats)
+VARIANTS_OF = {"small": VARIANTS + CHAINED, "wide": VARIANTS}
 DESCRIPTIONS = {
     "small": "small: the digits BatchNorm CNN, SGD momentum 0.9, batch 64",
     "wide": "wide: " + WIDE.summary,
@@ -90,12 +98,12 @@ def time_variant(task: Task, steps: int, variant: str) -> float:
         started = time.perf_counter()
         if variant == "plain":
             _trainer(root, task, steps).fit(module, loader)
-        elif variant in ("ours", "ours_tensorboard"):
+        elif variant in ("ours", "ours_tensorboard", *CHAINED):
             finder = LRFinderCallback(
                 num_steps=steps,
                 divergence_threshold=1e9,
-                then="stop",
-                log_to_tensorboard=variant == "ours_tensorboard",
+                then="one_cycle" if variant in CHAINED else "stop",
+                log_to_tensorboard=variant.endswith("tensorboard"),
                 verbose=False,
                 **LADDER,
             )
@@ -115,14 +123,20 @@ def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
     task, steps, default_repeats = MODELS[model]
     repeats = repeats or default_repeats
     order = random.Random(seed)
-    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    variants = VARIANTS_OF[model]
+    times: dict[str, list[float]] = {variant: [] for variant in variants}
     time_variant(task, steps, "plain")  # warm up allocator, caches and imports once, untimed
+    time_variant(task, steps, "ours_tensorboard")  # ... and matplotlib's font cache
     for _ in range(repeats):
-        for variant in order.sample(VARIANTS, len(VARIANTS)):
+        for variant in order.sample(variants, len(variants)):
             times[variant].append(time_variant(task, steps, variant))
     ratios = {
         f"{a}/{b}": statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
         for a, b in (("ours", "plain"), ("ours_tensorboard", "plain"), ("lightning", "plain"), ("ours", "lightning"))
+    }
+    pairs = [("ours_tensorboard", "ours")] + ([("chained_tensorboard", "chained")] if "chained" in times else [])
+    differences = {
+        f"{a}-{b}": statistics.median(x - y for x, y in zip(times[a], times[b], strict=True)) for a, b in pairs
     }
     parameters = sum(p.numel() for p in task.model().parameters())
     return {
@@ -132,6 +146,7 @@ def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
         "repeats": repeats,
         "seconds": times,
         "median_ratio": ratios,
+        "median_difference_s": differences,
     }
 
 
@@ -147,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
     out = {"command": "python -m benchmarks.cost", "threads": torch.get_num_threads(), "models": {}}
     for model in args.models:
         out["models"][model] = measure(model, args.repeats)
-        print(model, {k: round(v, 3) for k, v in out["models"][model]["median_ratio"].items()}, flush=True)
+        result = out["models"][model]
+        print(model, {k: round(v, 3) for k, v in {**result["median_ratio"], **result["median_difference_s"]}.items()})
     write_json(args.out, out)
 
 

@@ -20,6 +20,7 @@ from .cost import COST_JSON, DESCRIPTIONS
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON
 from .settings import SETTINGS_JSON
+from .snapshot import SNAPSHOT_JSON
 from .tasks import TASKS
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -122,6 +123,15 @@ def targets_table(scores: dict, cost: dict | None) -> list[str]:
                         ratio["ours/plain"] <= limit,
                     )
                 )
+                seconds = models[key].get("median_difference_s", {}).get("chained_tensorboard-chained")
+                if seconds is not None:
+                    rows.append(
+                        (
+                            f"{key} model: TensorBoard logging adds <= 0.05 s to a chained fit",
+                            f"{seconds:+.3f} s",
+                            seconds <= 0.05,
+                        )
+                    )
                 rows.append(
                     (
                         f"{key} model: finder cheaper than Lightning's Tuner.lr_find",
@@ -201,8 +211,9 @@ def calibration_lines(calibration: dict) -> list[str]:
 def cost_table(cost: dict) -> list[str]:
     lines = [
         "| model | parameters | steps | repeats | plain fit (median s, range) | ours / plain (middle half)"
-        " | ours with TensorBoard / plain | Lightning / plain (middle half) | ours / Lightning |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | ours with TensorBoard / plain | Lightning / plain (middle half) | ours / Lightning"
+        " | TensorBoard adds (s): test alone, chained fit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, model in cost["models"].items():
         r = model["median_ratio"]
@@ -214,8 +225,36 @@ def cost_table(cost: dict) -> list[str]:
             f" | {np.median(plain):.2f} ({plain.min():.2f}-{plain.max():.2f})"
             f" | {r['ours/plain']:.3f} ({_quartiles(seconds['ours'] / plain)})"
             f" | {r['ours_tensorboard/plain']:.3f}"
-            f" | {r['lightning/plain']:.3f} ({_quartiles(seconds['lightning'] / plain)}) | {r['ours/lightning']:.3f} |"
+            f" | {r['lightning/plain']:.3f} ({_quartiles(seconds['lightning'] / plain)}) | {r['ours/lightning']:.3f}"
+            f" | {_tensorboard_seconds(model)} |"
         )
+    return lines
+
+
+def _tensorboard_seconds(model: dict) -> str:
+    """Median paired differences: with TensorBoard minus without, for the test alone and chained."""
+    differences = model.get("median_difference_s", {})
+    alone, chained = differences.get("ours_tensorboard-ours"), differences.get("chained_tensorboard-chained")
+    return ", ".join("-" if value is None else f"{value:+.3f}" for value in (alone, chained))
+
+
+def snapshot_table(snapshot: dict) -> list[str]:
+    lines = [
+        f"Machine: {snapshot['device']}. State: {snapshot['state_gib']:.2f} GiB "
+        f"({snapshot['parameters'] / 1e6:.0f} M parameters with Adam's two moments), median of "
+        f"{snapshot['repeats']} repeats. Copy limit: {snapshot['limit']['what']}, measured in the same run.",
+        "",
+        "| target | take (s) | restore (s) | take + restore / copy limit both ways |",
+        "|---|---:|---:|---:|",
+    ]
+    limit = snapshot["limit"]["seconds"]
+    for name, row in snapshot["targets"].items():
+        both_ways = (row["take"] + row["restore"]) / (2 * limit)
+        lines.append(f"| {name} | {row['take']:.3f} | {row['restore']:.3f} | {both_ways:.2f}x |")
+    lines.append(f"| copy limit (one way) | {limit:.3f} | | 1.00x |")
+    fresh = snapshot["limit"].get("fresh_seconds")
+    if fresh is not None:
+        lines.append(f"| the same copy into freshly allocated memory | {fresh:.3f} | | {fresh / limit:.2f}x |")
     return lines
 
 
@@ -295,6 +334,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         ("{noise}", NOISE_JSON, noise_table),
         ("{settings}", SETTINGS_JSON, settings_table),
         ("{cost}", COST_JSON, cost_table),
+        ("{snapshot}", SNAPSHOT_JSON, snapshot_table),
     )
     for name, file, table in optional:
         source = results / file.name

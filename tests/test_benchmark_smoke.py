@@ -54,3 +54,16 @@ def test_report_holds_every_table_and_the_figure(smoke):
     cost = json.loads((root / "results" / "cost.json").read_text())
     ratios = cost["models"]["small"]["median_ratio"]
     assert all(ratio > 0 for ratio in ratios.values())
+    assert set(cost["models"]["small"]["median_difference_s"]) == {
+        "ours_tensorboard-ours",
+        "chained_tensorboard-chained",
+    }
+
+
+def test_snapshot_benchmark_times_every_target_beside_the_copy_limit(smoke):
+    root, report = smoke
+    snapshot = json.loads((root / "results" / "snapshot.json").read_text())
+    assert set(snapshot["targets"]) == {"device", "host", "disk", "state_dict copy (pl_lrfind 0.1)"}
+    assert snapshot["limit"]["seconds"] > 0
+    assert all(row["take"] > 0 and row["restore"] > 0 for row in snapshot["targets"].values())
+    assert "| copy limit (one way) |" in report.read_text()
