@@ -34,11 +34,12 @@ from the model's ``lr`` attribute, and ours hands no rate to a fit whose curve i
 class TaskModule(pl.LightningModule):
     """A task's model, loss and optimizer as a LightningModule; ``schedule`` picks the recipe."""
 
-    def __init__(self, task: Task, lr: float, schedule: str = "constant") -> None:
+    def __init__(self, task: Task, lr: float, schedule: str = "constant", budget: int = 1) -> None:
         super().__init__()
         self.task = task
         self.lr = lr
         self.schedule = schedule
+        self.epochs = task.epochs * budget
         self.net = task.model()
 
     def forward(self, x):
@@ -49,7 +50,7 @@ class TaskModule(pl.LightningModule):
         return self.task.loss(self(x), y)
 
     def configure_optimizers(self):
-        total = self.task.epochs * self.task.steps_per_epoch()
+        total = self.epochs * self.task.steps_per_epoch()
         if self.schedule == "prodigy":
             from prodigyopt import Prodigy
 
@@ -75,10 +76,10 @@ class TaskModule(pl.LightningModule):
             self.optimizers().optimizer.train()
 
 
-def trainer(root: str, task: Task, callbacks=(), **overrides) -> pl.Trainer:
-    """A quiet CPU Trainer for ``task``'s epochs; ``overrides`` are further Trainer arguments."""
+def trainer(root: str, task: Task, callbacks=(), budget: int = 1, **overrides) -> pl.Trainer:
+    """A quiet CPU Trainer for ``budget`` times ``task``'s epochs; ``overrides`` are further Trainer arguments."""
     settings = dict(
-        max_epochs=task.epochs,
+        max_epochs=task.epochs * budget,
         accelerator="cpu",
         devices=1,
         logger=False,
@@ -98,9 +99,9 @@ def train_loader(task: Task, seed: int) -> DataLoader:
     return DataLoader(task.data()[0], batch_size=task.batch_size, shuffle=True, generator=generator)
 
 
-def _model(task: Task, seed: int, lr: float, schedule: str = "constant") -> TaskModule:
+def _model(task: Task, seed: int, lr: float, schedule: str = "constant", budget: int = 1) -> TaskModule:
     pl.seed_everything(seed, verbose=False)
-    return TaskModule(task, lr, schedule)
+    return TaskModule(task, lr, schedule, budget)
 
 
 def starting_lr(task: Task) -> float:
@@ -115,23 +116,23 @@ def validation_loss(module: TaskModule) -> float:
     return loss if math.isfinite(loss) else math.inf
 
 
-def one_cycle_fit(task_name: str, seed: int, peak_lr: float) -> float:
-    """Validation loss after a one-cycle fit peaking at ``peak_lr``."""
+def one_cycle_fit(task_name: str, seed: int, peak_lr: float, budget: int = 1) -> float:
+    """Validation loss after a one-cycle fit peaking at ``peak_lr``, over ``budget`` times the task's epochs."""
     task = TASKS[task_name]
-    module = _model(task, seed, peak_lr, "one_cycle")
+    module = _model(task, seed, peak_lr, "one_cycle", budget)
     with tempfile.TemporaryDirectory() as root:
-        trainer(root, task).fit(module, train_loader(task, seed))
+        trainer(root, task, budget=budget).fit(module, train_loader(task, seed))
     return validation_loss(module)
 
 
-def finder_fit(task_name: str, seed: int, then: str = "one_cycle", **finder_settings) -> dict:
+def finder_fit(task_name: str, seed: int, then: str = "one_cycle", budget: int = 1, **finder_settings) -> dict:
     """The callback end to end; returns its result and the validation loss of the chained fit."""
     task = TASKS[task_name]
     module = _model(task, seed, starting_lr(task))
     finder = LRFinderCallback(then=then, log_to_tensorboard=False, verbose=False, **finder_settings)
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "lr_find .*")
-        trainer(root, task, [finder]).fit(module, train_loader(task, seed))
+        trainer(root, task, [finder], budget=budget).fit(module, train_loader(task, seed))
     out = {"result": finder.result.to_dict()}
     if then != "stop":
         out["val_loss"] = validation_loss(module)

@@ -14,6 +14,7 @@ import numpy as np
 
 from pl_lrfind.core import format_lr
 
+from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
 from .cost import COST_JSON, DESCRIPTIONS
@@ -251,10 +252,34 @@ def snapshot_table(snapshot: dict) -> list[str]:
     for name, row in snapshot["targets"].items():
         both_ways = (row["take"] + row["restore"]) / (2 * limit)
         lines.append(f"| {name} | {row['take']:.3f} | {row['restore']:.3f} | {both_ways:.2f}x |")
-    lines.append(f"| copy limit (one way) | {limit:.3f} | | 1.00x |")
+    lines.append(f"| *copy limit: one copy each way* | {limit:.3f} | {limit:.3f} | 1.00x |")
     fresh = snapshot["limit"].get("fresh_seconds")
     if fresh is not None:
-        lines.append(f"| the same copy into freshly allocated memory | {fresh:.3f} | | {fresh / limit:.2f}x |")
+        floor = (fresh + limit) / (2 * limit)
+        lines.append(f"| *the same, the first copy into fresh memory* | {fresh:.3f} | {limit:.3f} | {floor:.2f}x |")
+    return lines
+
+
+def budgets_table(budgets: dict, oracle: dict, compare: dict) -> list[str]:
+    """Per task and budget: where the best peak moved, and what the default loses there."""
+    lines = [
+        "| task | budget | best peak (1x) | best peak | moved (decades) | the 1x best peak here"
+        " | ours: median rate | ours: regret |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for budget, cells in sorted(budgets["budgets"].items(), key=lambda item: int(item[0])):
+        for task, cell in cells.items():
+            best_1x = oracle[task]["best_log10_lr"]
+            ours_1x = np.mean(compare["tasks"][task]["ours"]["val_loss"]) / oracle[task]["best_mean_loss"] - 1
+            # What a user who kept the 1x optimum for the longer fit would lose, on this grid.
+            at_1x_best = np.interp(best_1x, cell["log10_lr"], cell["mean_loss"]) / cell["best_mean_loss"] - 1
+            regret = np.mean(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1
+            rates = [lr for lr in cell["ours"]["lr"] if lr is not None]
+            median = format_lr(float(np.median(rates))) if rates else "none"
+            lines.append(
+                f"| {task} | {budget}x | 1e{best_1x:+.2f} (ours {_pct(ours_1x)}) | 1e{cell['best_log10_lr']:+.2f}"
+                f" | {cell['best_log10_lr'] - best_1x:+.2f} | {_pct(at_1x_best)} | {median} | {_pct(regret)} |"
+            )
     return lines
 
 
@@ -339,6 +364,12 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     for name, file, table in optional:
         source = results / file.name
         tables[name] = "\n".join(table(json.loads(source.read_text()))) if source.exists() else "(not measured)"
+    budgets_file = results / BUDGETS_JSON.name
+    tables["{budgets}"] = (
+        "\n".join(budgets_table(json.loads(budgets_file.read_text()), oracle, compare))
+        if budgets_file.exists()
+        else "(not measured)"
+    )
     cost_file = results / COST_JSON.name
     tables["{targets}"] = "\n".join(
         targets_table(scores, json.loads(cost_file.read_text()) if cost_file.exists() else None)

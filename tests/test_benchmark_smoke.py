@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 pytest.importorskip("prodigyopt")
 pytest.importorskip("schedulefree")
 
+from benchmarks import budgets  # noqa: E402
 from benchmarks.__main__ import SMOKE_TASK, run  # noqa: E402
 from benchmarks.compare import RECIPES  # noqa: E402
 from benchmarks.report import LABELS  # noqa: E402
@@ -67,3 +68,12 @@ def test_snapshot_benchmark_times_every_target_beside_the_copy_limit(smoke):
     assert snapshot["limit"]["seconds"] > 0
     assert all(row["take"] > 0 and row["restore"] > 0 for row in snapshot["targets"].values())
     assert "| copy limit (one way) |" in report.read_text()
+
+
+def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
+    out = tmp_path / "budgets.json"
+    budgets.main(["--budget", "2", "--tasks", SMOKE_TASK, "--grid-seeds", "1", "--seeds", "1", "--out", str(out)])
+    cell = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
+    assert len(cell["log10_lr"]) >= 9 and math.isfinite(cell["best_mean_loss"])
+    assert cell["log10_lr"][0] < cell["best_log10_lr"] < cell["log10_lr"][-1]  # the grid brackets its best
+    assert cell["ours"]["val_loss"][0] < 0.5  # the default trains over the doubled budget
