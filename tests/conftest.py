@@ -1,7 +1,8 @@
 import os
-import signal
+import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -14,39 +15,32 @@ if os.environ.get("CI"):
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-PYTEST_OWN_TEMP = "pytest-of-"
-"""pytest's own folder under the system temp folder (tmp_path lives there; pytest prunes it)."""
+
+TORCH_COMPILER_CACHE = "torchinductor_"
+"""torch's compiler cache folder, which a fresh interpreter importing Lightning creates in the temp
+folder and torch keeps across runs by design: torch's, not a leak of ours (removed with the rest)."""
 
 
-@pytest.fixture(autouse=True)
-def _work_in_tmp_path(tmp_path, monkeypatch):
-    """Every test runs in its own tmp_path, so whatever a fit writes (Lightning's default root,
-    ``lightning_logs``, a finder's own TensorBoard run) lands there and is cleaned up with it."""
-    monkeypatch.chdir(tmp_path)
+@pytest.fixture(scope="session", autouse=True)
+def _system_temp_folder_left_as_found(tmp_path_factory):
+    """Point the system temp folder at a fresh one for the whole run, and fail if anything is left in it.
 
-
-@pytest.fixture(autouse=True)
-def _keep_sigint_handler():
-    """Lightning ignores SIGINT after a KeyboardInterrupt; give the next test the normal handler."""
-    handler = signal.getsignal(signal.SIGINT)
+    Everything the suite starts (fits, DDP and FSDP workers, the notebook's kernel, the benchmark's
+    worker processes) inherits ``TMPDIR``, so a leak anywhere shows up here, and other programs
+    using the real temp folder at the same time cannot be mistaken for one. pytest's own
+    ``tmp_path`` folders stay where pytest keeps them (and it removes those of passing tests).
+    """
+    tmp_path_factory.getbasetemp()  # pytest's folder, under the real temp folder, before the switch
+    suite_temp = Path(tempfile.mkdtemp(prefix="pl_lrfind_suite_temp_"))
+    saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(suite_temp)
     yield
-    signal.signal(signal.SIGINT, handler)
-
-
-def _temp_entries() -> set[str]:
-    return {name for name in os.listdir(tempfile.gettempdir()) if not name.startswith(PYTEST_OWN_TEMP)}
-
-
-def pytest_sessionstart(session):
-    session.config._temp_entries_before = _temp_entries()
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """Fail the run if it left anything in the system temp folder."""
-    before = getattr(session.config, "_temp_entries_before", None)
-    if before is None or hasattr(session.config, "workerinput"):
-        return
-    left = sorted(_temp_entries() - before)
+    if saved[0] is None:
+        del os.environ["TMPDIR"]
+    else:
+        os.environ["TMPDIR"] = saved[0]
+    tempfile.tempdir = saved[1]
+    left = sorted(path.name for path in suite_temp.iterdir() if not path.name.startswith(TORCH_COMPILER_CACHE))
+    shutil.rmtree(suite_temp)
     if left:
-        print(f"\nthe test run left {len(left)} entries in {tempfile.gettempdir()}: {left[:10]}", file=sys.stderr)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        pytest.fail(f"the test run left {len(left)} entries in the system temp folder: {left[:10]}")

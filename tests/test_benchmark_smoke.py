@@ -67,7 +67,7 @@ def test_snapshot_benchmark_times_every_target_beside_the_copy_limit(smoke):
     assert set(snapshot["targets"]) == {"device", "host", "disk", "state_dict copy (pl_lrfind 0.1)"}
     assert snapshot["limit"]["seconds"] > 0
     assert all(row["take"] > 0 and row["restore"] > 0 for row in snapshot["targets"].values())
-    assert "| copy limit (one way) |" in report.read_text()
+    assert "| *copy limit: one copy each way* |" in report.read_text()
 
 
 def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
