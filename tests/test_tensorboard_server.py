@@ -8,6 +8,7 @@ asks the server the same HTTP questions the dashboard's scalars, images and text
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -77,7 +78,11 @@ def server(tmp_path):
         "--logdir", str(tmp_path), "--host", HOST, "--port", str(port),
         "--load_fast", "false", "--reload_interval", "1",
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # TensorBoard keeps a .tensorboard-info folder in the temp folder and never removes it: give it the test's.
+    server_temp = tmp_path / "server_temp"
+    server_temp.mkdir()
+    env = dict(os.environ, TMPDIR=str(server_temp))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     try:
         yield process, f"http://{HOST}:{port}"
     finally:
