@@ -139,6 +139,42 @@ def finder_fit(task_name: str, seed: int, then: str = "one_cycle", budget: int =
     return out
 
 
+def _first_stage(task: Task, seed: int, first_peak_lr: float) -> TaskModule:
+    """Stage one of a two-stage run: the task's one-cycle fit at ``first_peak_lr`` (its 1x optimum)."""
+    module = _model(task, seed, first_peak_lr, "one_cycle")
+    with tempfile.TemporaryDirectory() as root:
+        trainer(root, task).fit(module, train_loader(task, seed))
+    return module
+
+
+def second_stage_fit(task_name: str, seed: int, first_peak_lr: float, peak_lr: float | None = None) -> dict:
+    """Train once (stage one), then fit again for as long from the trained weights (stage two).
+
+    Stage two is a one-cycle fit peaking at ``peak_lr`` (the grid), or, when ``peak_lr`` is
+    ``None``, ``LRFinderCallback`` end to end on the trained model (fastai's second ``fit``).
+    Returns the validation loss after stage two, and the finder's result when it ran.
+    """
+    task = TASKS[task_name]
+    module = _first_stage(task, seed, first_peak_lr)
+    module.eval()
+    out: dict = {"first_val_loss": validation_loss(module)}
+    module.train()
+    callbacks = []
+    if peak_lr is None:
+        finder = LRFinderCallback(log_to_tensorboard=False, verbose=False)
+        callbacks.append(finder)
+        module.lr, module.schedule = starting_lr(task), "constant"
+    else:
+        module.lr = peak_lr
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "lr_find .*")
+        trainer(root, task, callbacks).fit(module, train_loader(task, seed + 1000))
+    out["val_loss"] = validation_loss(module)
+    if peak_lr is None:
+        out["result"] = finder.result.to_dict()
+    return out
+
+
 def lightning_suggestion(task_name: str, seed: int) -> dict:
     """Lightning's ``Tuner.lr_find`` at its defaults, and the rate its ``suggestion()`` returns.
 

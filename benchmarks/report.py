@@ -20,6 +20,7 @@ from .compare import COMPARE_JSON, RECIPES
 from .cost import COST_JSON, DESCRIPTIONS
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON
+from .second_stage import SECOND_STAGE_JSON
 from .settings import SETTINGS_JSON
 from .snapshot import SNAPSHOT_JSON
 from .tasks import TASKS
@@ -283,6 +284,58 @@ def budgets_table(budgets: dict, oracle: dict, compare: dict) -> list[str]:
     return lines
 
 
+BLOW_UP_OFFSETS = (1.0, 1.5, 2.0, 2.5)
+"""Decades below the blow-up point that the second-stage table reads a rate at."""
+
+
+def _regret_on_grid(cell: dict, log10_lr: float) -> float:
+    """Regret of ``log10_lr`` read off a grid by interpolation; ``inf`` above the grid (not measured)."""
+    x, y = np.array(cell["log10_lr"]), np.array(cell["mean_loss"])
+    finite = np.isfinite(y)
+    x, y = x[finite], y[finite]
+    if log10_lr > x[-1]:
+        return math.inf
+    return float(np.interp(log10_lr, x, y)) / cell["best_mean_loss"] - 1  # below the grid: its lowest rate
+
+
+def second_stage_table(second: dict, oracle: dict) -> list[str]:
+    """Per task: where the second stage's best peak is, where its curve blew up, and what reading it would cost."""
+    offsets = " | ".join(f"blow-up / 10^{d:g}" for d in BLOW_UP_OFFSETS)
+    lines = [
+        f"| task | best peak (1x) | stage-two best peak | blow-up (median) | blow-up - best (decades) | diagnoses"
+        f" | ours now (no rate handed) | {offsets} |",
+        "|---|---:|---:|---:|---:|---|---:|" + "---:|" * len(BLOW_UP_OFFSETS),
+    ]
+    per_offset: dict[float, list[float]] = {d: [] for d in BLOW_UP_OFFSETS}
+    now = []
+    for task, cell in second["tasks"].items():
+        ours = cell["ours"]
+        blow_ups = [
+            math.log10(lr)
+            for lr, code in zip(ours["blow_up_lr"], ours["diagnosis"], strict=True)
+            if lr and code == "no_descent"
+        ]
+        median = float(np.median(blow_ups)) if blow_ups else math.nan
+        now.append(np.mean(ours["val_loss"]) / cell["best_mean_loss"] - 1)
+        cells = []
+        for d in BLOW_UP_OFFSETS:
+            regret = float(np.mean([_regret_on_grid(cell, b - d) for b in blow_ups])) if blow_ups else math.nan
+            per_offset[d].append(regret)
+            cells.append("above the grid" if math.isinf(regret) else _pct(regret))
+        codes = ", ".join(f"{code} {ours['diagnosis'].count(code)}" for code in sorted(set(ours["diagnosis"])))
+        lines.append(
+            f"| {task} | 1e{oracle[task]['best_log10_lr']:+.2f} | 1e{cell['best_log10_lr']:+.2f} | 1e{median:+.2f}"
+            f" | {median - cell['best_log10_lr']:.2f} | {codes} | {_pct(now[-1])} | {' | '.join(cells)} |"
+        )
+    means = [np.mean(per_offset[d]) for d in BLOW_UP_OFFSETS]
+    lines.append(
+        f"| **mean** | | | | | | {_pct(float(np.mean(now)))} | "
+        + " | ".join("-" if math.isinf(m) else _pct(float(m)) for m in means)
+        + " |"
+    )
+    return lines
+
+
 def _quartiles(ratios: np.ndarray) -> str:
     low, high = np.percentile(ratios, [25, 75])
     return f"{low:.2f}-{high:.2f}"
@@ -364,6 +417,12 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     for name, file, table in optional:
         source = results / file.name
         tables[name] = "\n".join(table(json.loads(source.read_text()))) if source.exists() else "(not measured)"
+    second_file = results / SECOND_STAGE_JSON.name
+    tables["{second_stage}"] = (
+        "\n".join(second_stage_table(json.loads(second_file.read_text()), oracle))
+        if second_file.exists()
+        else "(not measured)"
+    )
     budgets_file = results / BUDGETS_JSON.name
     tables["{budgets}"] = (
         "\n".join(budgets_table(json.loads(budgets_file.read_text()), oracle, compare))

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 pytest.importorskip("prodigyopt")
 pytest.importorskip("schedulefree")
 
-from benchmarks import budgets  # noqa: E402
+from benchmarks import budgets, second_stage  # noqa: E402
 from benchmarks.__main__ import SMOKE_TASK, run  # noqa: E402
 from benchmarks.compare import RECIPES  # noqa: E402
 from benchmarks.report import LABELS  # noqa: E402
@@ -77,3 +77,13 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     assert len(cell["log10_lr"]) >= 9 and math.isfinite(cell["best_mean_loss"])
     assert cell["log10_lr"][0] < cell["best_log10_lr"] < cell["log10_lr"][-1]  # the grid brackets its best
     assert cell["ours"]["val_loss"][0] < 0.5  # the default trains over the doubled budget
+
+
+def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
+    out = tmp_path / "second_stage.json"
+    second_stage.main(["--tasks", SMOKE_TASK, "--grid-seeds", "1", "--seeds", "1", "--out", str(out)])
+    cell = json.loads(out.read_text())["tasks"][SMOKE_TASK]
+    assert len(cell["log10_lr"]) >= 9 and math.isfinite(cell["best_mean_loss"])
+    assert cell["best_mean_loss"] < cell["first_val_loss"] * 1.5  # stage two started from a trained model
+    (curve,) = cell["ours"]["curve"]
+    assert len(curve["lrs"]) >= 5 and cell["ours"]["diagnosis"][0] in ("no_descent", "too_noisy", "ok")
