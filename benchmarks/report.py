@@ -14,6 +14,7 @@ import numpy as np
 
 from pl_lrfind.core import format_lr
 
+from .budget_rule import BUDGET_RULE_JSON
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -336,6 +337,28 @@ def second_stage_table(second: dict, oracle: dict) -> list[str]:
     return lines
 
 
+def budget_rule_lines(rule: dict) -> list[str]:
+    """The default's rate scaled by (steps / reference) ** -alpha: regret per budget, and left-out tasks."""
+    lines = ["| alpha | mean, 1x cells | mean, 4x cells | mean | worst cell |", "|---:|---:|---:|---:|---:|"]
+    for alpha, cells in rule["alphas"].items():
+        one = [r for name, r in cells.items() if name.endswith(" 1x")]
+        longer = [r for name, r in cells.items() if not name.endswith(" 1x")]
+        values = list(cells.values())
+        lines.append(
+            f"| {float(alpha):.2f} | {_pct(np.mean(one))} | {_pct(np.mean(longer))} | {_pct(np.mean(values))}"
+            f" | {_pct(max(values))} |"
+        )
+    held = rule["leave_one_task_out"]
+    scores = [r for cells in held.values() for name, r in cells.items() if name != "alpha"]
+    alphas = sorted({cells["alpha"] for cells in held.values()})
+    lines += [
+        "",
+        f"Leave one task out: alpha picked on the other six was {', '.join(f'{a:.2f}' for a in alphas)};"
+        f" the held-out tasks' cells then averaged {_pct(np.mean(scores))}, worst {_pct(max(scores))}.",
+    ]
+    return lines
+
+
 def _quartiles(ratios: np.ndarray) -> str:
     low, high = np.percentile(ratios, [25, 75])
     return f"{low:.2f}-{high:.2f}"
@@ -417,6 +440,10 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     for name, file, table in optional:
         source = results / file.name
         tables[name] = "\n".join(table(json.loads(source.read_text()))) if source.exists() else "(not measured)"
+    rule_file = results / BUDGET_RULE_JSON.name
+    tables["{budget_rule}"] = (
+        "\n".join(budget_rule_lines(json.loads(rule_file.read_text()))) if rule_file.exists() else "(not measured)"
+    )
     second_file = results / SECOND_STAGE_JSON.name
     tables["{second_stage}"] = (
         "\n".join(second_stage_table(json.loads(second_file.read_text()), oracle))

@@ -1,0 +1,95 @@
+"""Would a budget exponent help? The default's rate scaled by the planned length of the fit, read off the grids.
+
+The range test's curve does not depend on the budget (same weights, batches and ladder), so the
+curves of ``compare.json`` (seeds 0-4) stand for both budgets. For each exponent ``alpha`` the
+rate becomes ``midspan * (steps / REFERENCE_STEPS) ** -alpha``, the ratio capped at the largest
+budget measured, and its regret is read off the 1x oracle and the 4x grid of ``budgets.json`` by
+interpolation (no fits: a minute's arithmetic). Leave-one-task-out picks ``alpha`` on six tasks
+and scores the seventh. With two budgets there is no leave-one-budget-out to run.
+
+    python -m benchmarks.budget_rule      # after benchmarks.budgets; writes results/budget_rule.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from pl_lrfind.core import suggest
+
+from .budgets import BUDGETS_JSON
+from .cli import write_json
+from .compare import COMPARE_JSON
+from .oracle import ORACLE_JSON, RESULTS
+from .tasks import TASKS
+
+BUDGET_RULE_JSON = RESULTS / "budget_rule.json"
+REFERENCE_STEPS = 230  # the benchmark's 1x fits: 184 to 300 optimizer steps
+ALPHAS = tuple(np.round(np.arange(0.0, 0.61, 0.05), 2))
+SEEDS = 5
+
+
+def _regret(cell: dict, log10_lr: float) -> float:
+    x, y = np.array(cell["log10_lr"]), np.array(cell["mean_loss"])
+    finite = np.isfinite(y)
+    x, y = x[finite], y[finite]
+    if not x[0] <= log10_lr <= x[-1]:
+        return math.inf  # off the grid: not measured
+    return float(np.interp(log10_lr, x, y)) / cell["best_mean_loss"] - 1
+
+
+def cell_regrets(alpha: float, curves: dict, grids: dict, cap: float) -> dict[str, float]:
+    out = {}
+    for (task, budget), grid in grids.items():
+        steps = budget * TASKS[task].epochs * TASKS[task].steps_per_epoch()
+        shift = -alpha * math.log10(min(steps / REFERENCE_STEPS, cap))
+        out[f"{task} {budget}x"] = float(np.mean([_regret(grid, rate + shift) for rate in curves[task]]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.budget_rule", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=BUDGET_RULE_JSON)
+    args = parser.parse_args(argv)
+    oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
+    compare = json.loads(COMPARE_JSON.read_text())["tasks"]
+    budgets = json.loads(BUDGETS_JSON.read_text())["budgets"]
+    tasks = [task for task in oracle if all(task in cells for cells in budgets.values())]
+    grids = {(task, 1): oracle[task] for task in tasks}
+    grids.update({(task, int(b)): cells[task] for b, cells in budgets.items() for task in tasks})
+    cap = float(max(int(b) for b in budgets))
+    curves = {
+        task: [math.log10(suggest(c["lrs"], c["losses"])) for c in compare[task]["ours"]["curve"][:SEEDS]]
+        for task in tasks
+    }
+    by_alpha = {alpha: cell_regrets(alpha, curves, grids, cap) for alpha in ALPHAS}
+    held_out = {}
+    for task in tasks:
+
+        def others(alpha, task=task):
+            return np.mean([r for name, r in by_alpha[alpha].items() if not name.startswith(task + " ")])
+
+        alpha = min(ALPHAS, key=others)
+        held_out[task] = {
+            "alpha": float(alpha),
+            **{n: r for n, r in by_alpha[alpha].items() if n.startswith(task + " ")},
+        }
+    out = {
+        "command": "python -m benchmarks.budget_rule",
+        "reference_steps": REFERENCE_STEPS,
+        "cap": cap,
+        "alphas": {str(alpha): cells for alpha, cells in by_alpha.items()},
+        "leave_one_task_out": held_out,
+    }
+    for alpha, cells in by_alpha.items():
+        values = list(cells.values())
+        print(f"alpha {alpha:.2f}: mean {np.mean(values):+.1%}  worst {max(values):+.1%}")
+    write_json(args.out, out)
+
+
+if __name__ == "__main__":
+    main()
