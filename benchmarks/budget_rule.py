@@ -1,11 +1,12 @@
 """Would a budget exponent help? The default's rate scaled by the planned length of the fit, read off the grids.
 
 The range test's curve does not depend on the budget (same weights, batches and ladder), so the
-curves of ``compare.json`` (seeds 0-4) stand for both budgets. For each exponent ``alpha`` the
+curves of ``compare.json`` (seeds 0-4) stand for every budget. For each exponent ``alpha`` the
 rate becomes ``midspan * (steps / REFERENCE_STEPS) ** -alpha``, the ratio capped at the largest
-budget measured, and its regret is read off the 1x oracle and the 4x grid of ``budgets.json`` by
-interpolation (no fits: a minute's arithmetic). Leave-one-task-out picks ``alpha`` on six tasks
-and scores the seventh. With two budgets there is no leave-one-budget-out to run.
+budget measured, and its regret is read off the 1x oracle and the longer grids of
+``budgets.json`` by interpolation (no fits: a minute's arithmetic). Leave-one-task-out picks
+``alpha`` on the other tasks' cells and scores the held-out task's; leave-one-budget-out does
+the same by budget.
 
     python -m benchmarks.budget_rule      # after benchmarks.budgets; writes results/budget_rule.json
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ from .tasks import TASKS
 
 BUDGET_RULE_JSON = RESULTS / "budget_rule.json"
 REFERENCE_STEPS = 230  # the benchmark's 1x fits: 184 to 300 optimizer steps
-ALPHAS = tuple(np.round(np.arange(0.0, 0.61, 0.05), 2))
+ALPHAS = tuple(float(a) for a in np.round(np.arange(0.0, 0.61, 0.05), 2))
 SEEDS = 5
 
 
@@ -43,12 +45,19 @@ def _regret(cell: dict, log10_lr: float) -> float:
 
 
 def cell_regrets(alpha: float, curves: dict, grids: dict, cap: float) -> dict[str, float]:
+    """Mean regret over seeds of every (task, budget) cell, named ``"<task> <budget>x"``."""
     out = {}
     for (task, budget), grid in grids.items():
         steps = budget * TASKS[task].epochs * TASKS[task].steps_per_epoch()
         shift = -alpha * math.log10(min(steps / REFERENCE_STEPS, cap))
         out[f"{task} {budget}x"] = float(np.mean([_regret(grid, rate + shift) for rate in curves[task]]))
     return out
+
+
+def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool]) -> dict:
+    """Pick alpha on every cell that ``held`` does not select (lowest mean regret); score the held cells."""
+    alpha = min(by_alpha, key=lambda a: np.mean([r for name, r in by_alpha[a].items() if not held(name)]))
+    return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,32 +67,25 @@ def main(argv: list[str] | None = None) -> None:
     oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
     compare = json.loads(COMPARE_JSON.read_text())["tasks"]
     budgets = json.loads(BUDGETS_JSON.read_text())["budgets"]
-    tasks = [task for task in oracle if all(task in cells for cells in budgets.values())]
+    tasks = list(oracle)
     grids = {(task, 1): oracle[task] for task in tasks}
-    grids.update({(task, int(b)): cells[task] for b, cells in budgets.items() for task in tasks})
+    grids.update({(task, int(b)): cells[task] for b, cells in budgets.items() for task in cells})
     cap = float(max(int(b) for b in budgets))
     curves = {
         task: [math.log10(suggest(c["lrs"], c["losses"])) for c in compare[task]["ours"]["curve"][:SEEDS]]
         for task in tasks
     }
     by_alpha = {alpha: cell_regrets(alpha, curves, grids, cap) for alpha in ALPHAS}
-    held_out = {}
-    for task in tasks:
-
-        def others(alpha, task=task):
-            return np.mean([r for name, r in by_alpha[alpha].items() if not name.startswith(task + " ")])
-
-        alpha = min(ALPHAS, key=others)
-        held_out[task] = {
-            "alpha": float(alpha),
-            **{n: r for n, r in by_alpha[alpha].items() if n.startswith(task + " ")},
-        }
+    every_budget = sorted({budget for _, budget in grids})
     out = {
         "command": "python -m benchmarks.budget_rule",
         "reference_steps": REFERENCE_STEPS,
         "cap": cap,
         "alphas": {str(alpha): cells for alpha, cells in by_alpha.items()},
-        "leave_one_task_out": held_out,
+        "leave_one_out": {
+            "task": {t: held_out(by_alpha, lambda name, t=t: name.startswith(t + " ")) for t in tasks},
+            "budget": {f"{b}x": held_out(by_alpha, lambda name, b=b: name.endswith(f" {b}x")) for b in every_budget},
+        },
     }
     for alpha, cells in by_alpha.items():
         values = list(cells.values())

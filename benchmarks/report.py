@@ -338,24 +338,22 @@ def second_stage_table(second: dict, oracle: dict) -> list[str]:
 
 
 def budget_rule_lines(rule: dict) -> list[str]:
-    """The default's rate scaled by (steps / reference) ** -alpha: regret per budget, and left-out tasks."""
-    lines = ["| alpha | mean, 1x cells | mean, 4x cells | mean | worst cell |", "|---:|---:|---:|---:|---:|"]
+    """The default's rate scaled by (steps / reference) ** -alpha: regret per budget, and left-out cells."""
+    names = next(iter(rule["alphas"].values()))
+    budgets = sorted({name.rsplit(" ", 1)[1] for name in names}, key=lambda budget: int(budget[:-1]))
+    header = " | ".join(f"mean, {budget} cells" for budget in budgets)
+    lines = [f"| alpha | {header} | worst cell |", "|---:|" + "---:|" * (len(budgets) + 1)]
     for alpha, cells in rule["alphas"].items():
-        one = [r for name, r in cells.items() if name.endswith(" 1x")]
-        longer = [r for name, r in cells.items() if not name.endswith(" 1x")]
-        values = list(cells.values())
+        means = [np.mean([r for name, r in cells.items() if name.endswith(" " + b)]) for b in budgets]
+        lines.append(f"| {float(alpha):.2f} | {' | '.join(_pct(m) for m in means)} | {_pct(max(cells.values()))} |")
+    lines.append("")
+    for kind, held in rule["leave_one_out"].items():
+        scores = [r for left in held.values() for r in left["cells"].values()]
+        picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
         lines.append(
-            f"| {float(alpha):.2f} | {_pct(np.mean(one))} | {_pct(np.mean(longer))} | {_pct(np.mean(values))}"
-            f" | {_pct(max(values))} |"
+            f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"
+            f" {_pct(np.mean(scores))}, worst {_pct(max(scores))}."
         )
-    held = rule["leave_one_task_out"]
-    scores = [r for cells in held.values() for name, r in cells.items() if name != "alpha"]
-    alphas = sorted({cells["alpha"] for cells in held.values()})
-    lines += [
-        "",
-        f"Leave one task out: alpha picked on the other six was {', '.join(f'{a:.2f}' for a in alphas)};"
-        f" the held-out tasks' cells then averaged {_pct(np.mean(scores))}, worst {_pct(max(scores))}.",
-    ]
     return lines
 
 
