@@ -342,17 +342,19 @@ def budget_rule_lines(rule: dict) -> list[str]:
     names = next(iter(rule["alphas"].values()))
     budgets = sorted({name.rsplit(" ", 1)[1] for name in names}, key=lambda budget: int(budget[:-1]))
     header = " | ".join(f"mean, {budget} cells" for budget in budgets)
-    lines = [f"| alpha | {header} | worst cell |", "|---:|" + "---:|" * (len(budgets) + 1)]
+    lines = [f"| alpha | {header} | worst cell | cells off the grid |", "|---:|" + "---:|" * (len(budgets) + 2)]
     for alpha, cells in rule["alphas"].items():
-        means = [np.mean([r for name, r in cells.items() if name.endswith(" " + b)]) for b in budgets]
-        lines.append(f"| {float(alpha):.2f} | {' | '.join(_pct(m) for m in means)} | {_pct(max(cells.values()))} |")
+        means = [np.nanmean([r for name, r in cells.items() if name.endswith(" " + b)]) for b in budgets]
+        off = sum(math.isnan(r) for r in cells.values())
+        worst = np.nanmax(list(cells.values()))
+        lines.append(f"| {float(alpha):.2f} | {' | '.join(_pct(m) for m in means)} | {_pct(worst)} | {off} |")
     lines.append("")
     for kind, held in rule["leave_one_out"].items():
-        scores = [r for left in held.values() for r in left["cells"].values()]
+        scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
         picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
         lines.append(
             f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"
-            f" {_pct(np.mean(scores))}, worst {_pct(max(scores))}."
+            f" {_pct(np.mean(scores))}, worst {_pct(max(scores))} (cells off the grid left out)."
         )
     return lines
 
