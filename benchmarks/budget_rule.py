@@ -27,7 +27,7 @@ from pl_lrfind.core import suggest
 from .budgets import BUDGETS_JSON
 from .cli import write_json
 from .compare import COMPARE_JSON
-from .oracle import ORACLE_JSON, RESULTS
+from .oracle import ORACLE_JSON, RESULTS, regret_on_grid
 from .tasks import TASKS
 
 BUDGET_RULE_JSON = RESULTS / "budget_rule.json"
@@ -36,22 +36,13 @@ ALPHAS = tuple(float(a) for a in np.round(np.arange(0.0, 1.01, 0.1), 2))
 SEEDS = 5
 
 
-def _regret(cell: dict, log10_lr: float) -> float:
-    x, y = np.array(cell["log10_lr"]), np.array(cell["mean_loss"])
-    finite = np.isfinite(y)
-    x, y = x[finite], y[finite]
-    if not x[0] <= log10_lr <= x[-1]:
-        return math.nan  # off the grid: not measured
-    return float(np.interp(log10_lr, x, y)) / cell["best_mean_loss"] - 1
-
-
 def cell_regrets(alpha: float, curves: dict, grids: dict, cap: float) -> dict[str, float]:
     """Mean regret over seeds of every (task, budget) cell, named ``"<task> <budget>x"``."""
     out = {}
     for (task, budget), grid in grids.items():
         steps = budget * TASKS[task].epochs * TASKS[task].steps_per_epoch()
         shift = -alpha * math.log10(min(steps / REFERENCE_STEPS, cap))
-        regrets = [_regret(grid, rate + shift) for rate in curves[task]]
+        regrets = [regret_on_grid(grid, rate + shift) for rate in curves[task]]
         out[f"{task} {budget}x"] = float(np.nanmean(regrets)) if not all(map(math.isnan, regrets)) else math.nan
     return out
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .cli import write_json
-from .oracle import ORACLE_JSON, RESULTS
+from .oracle import ORACLE_JSON, RESULTS, seed_mean, summarize
 from .pool import run_jobs
 from .tasks import TASKS
 
@@ -39,27 +38,18 @@ def _grid(task: str, budget: int, exponents, seeds) -> dict[float, list[float]]:
     return {float(e): [next(losses) for _ in seeds] for e in exponents}
 
 
-def _mean(losses: list[float]) -> float:
-    return float(np.mean(losses)) if all(map(math.isfinite, losses)) else math.inf
-
-
 def task_cell(task: str, budget: int, centre: float, grid_seeds, finder_seeds) -> dict:
     exponents = np.round(np.arange(centre - HALF_WIDTH, centre + HALF_WIDTH + 1e-9, STEP), 2)
     grid = _grid(task, budget, exponents, grid_seeds)
     while True:  # widen while the best rate sits at the edge of the grid
-        best = min(grid, key=lambda e: _mean(grid[e]))
+        best = min(grid, key=lambda e: seed_mean(grid[e]))
         edge = [round(best + d, 2) for d in (-STEP, STEP) if round(best + d, 2) not in grid and -9 <= best + d <= 2]
         if not edge:
             break
         grid.update(_grid(task, budget, edge, grid_seeds))
-    exponents = sorted(grid)
-    means = [_mean(grid[e]) for e in exponents]
     finder = run_jobs(("finder_fit", dict(task_name=task, seed=s, budget=budget)) for s in finder_seeds)
     return {
-        "log10_lr": exponents,
-        "mean_loss": means,
-        "best_log10_lr": exponents[int(np.argmin(means))],
-        "best_mean_loss": min(means),
+        **summarize(grid),
         "ours": {
             "lr": [run["result"]["chosen_lr"] for run in finder],
             "val_loss": [run["val_loss"] for run in finder],

@@ -34,29 +34,43 @@ def _grid_fits(task: str, exponents, seeds) -> dict[float, list[float]]:
     return {float(e): [next(losses) for _ in seeds] for e in exponents}
 
 
-def _mean(losses: list[float]) -> float:
+def seed_mean(losses: list[float]) -> float:
+    """Mean validation loss over seeds; ``inf`` if any seed diverged."""
     return float(np.mean(losses)) if all(map(math.isfinite, losses)) else math.inf
+
+
+def summarize(grid: dict[float, list[float]]) -> dict:
+    """A grid of {log10 peak rate: per-seed losses} as the results files keep it."""
+    exponents = sorted(grid)
+    means = [seed_mean(grid[e]) for e in exponents]
+    return {
+        "log10_lr": exponents,
+        "mean_loss": means,
+        "best_log10_lr": exponents[int(np.argmin(means))],
+        "best_mean_loss": min(means),
+    }
+
+
+def regret_on_grid(cell: dict, log10_lr: float) -> float:
+    """Regret of a peak rate read off a summarized grid by interpolation; NaN off the grid (not measured)."""
+    x, y = np.array(cell["log10_lr"]), np.array(cell["mean_loss"])
+    finite = np.isfinite(y)
+    x, y = x[finite], y[finite]
+    if not x[0] <= log10_lr <= x[-1]:
+        return math.nan
+    return float(np.interp(log10_lr, x, y)) / cell["best_mean_loss"] - 1
 
 
 def task_oracle(task: str, seeds=SEEDS) -> dict:
     grid = _grid_fits(task, SWEEP, seeds)
     while True:  # widen until the best half-decade point has a worse neighbour on both sides
-        best = min(grid, key=lambda e: _mean(grid[e]))
+        best = min(grid, key=lambda e: seed_mean(grid[e]))
         edge = [e for e in (best - 0.5, best + 0.5) if e not in grid and -9 <= e <= 2]
         if not edge:
             break
         grid.update(_grid_fits(task, edge, seeds))
     grid.update(_grid_fits(task, [best - 0.25, best + 0.25], seeds))
-    exponents = sorted(grid)
-    means = [_mean(grid[e]) for e in exponents]
-    best = exponents[int(np.argmin(means))]
-    return {
-        "log10_lr": exponents,
-        "seed_losses": [grid[e] for e in exponents],
-        "mean_loss": means,
-        "best_log10_lr": best,
-        "best_mean_loss": min(means),
-    }
+    return {**summarize(grid), "seed_losses": [grid[e] for e in sorted(grid)]}
 
 
 def main(argv: list[str] | None = None) -> None:

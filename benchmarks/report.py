@@ -20,7 +20,7 @@ from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
 from .cost import COST_JSON, DESCRIPTIONS
 from .noise import NOISE_JSON
-from .oracle import ORACLE_JSON
+from .oracle import ORACLE_JSON, regret_on_grid
 from .second_stage import SECOND_STAGE_JSON
 from .settings import SETTINGS_JSON
 from .snapshot import SNAPSHOT_JSON
@@ -289,16 +289,6 @@ BLOW_UP_OFFSETS = (1.0, 1.5, 2.0, 2.5)
 """Decades below the blow-up point that the second-stage table reads a rate at."""
 
 
-def _regret_on_grid(cell: dict, log10_lr: float) -> float:
-    """Regret of ``log10_lr`` read off a grid by interpolation; ``inf`` above the grid (not measured)."""
-    x, y = np.array(cell["log10_lr"]), np.array(cell["mean_loss"])
-    finite = np.isfinite(y)
-    x, y = x[finite], y[finite]
-    if log10_lr > x[-1]:
-        return math.inf
-    return float(np.interp(log10_lr, x, y)) / cell["best_mean_loss"] - 1  # below the grid: its lowest rate
-
-
 def second_stage_table(second: dict, oracle: dict) -> list[str]:
     """Per task: where the second stage's best peak is, where its curve blew up, and what reading it would cost."""
     offsets = " | ".join(f"blow-up / 10^{d:g}" for d in BLOW_UP_OFFSETS)
@@ -320,9 +310,9 @@ def second_stage_table(second: dict, oracle: dict) -> list[str]:
         now.append(np.mean(ours["val_loss"]) / cell["best_mean_loss"] - 1)
         cells = []
         for d in BLOW_UP_OFFSETS:
-            regret = float(np.mean([_regret_on_grid(cell, b - d) for b in blow_ups])) if blow_ups else math.nan
+            regret = float(np.mean([regret_on_grid(cell, b - d) for b in blow_ups])) if blow_ups else math.nan
             per_offset[d].append(regret)
-            cells.append("above the grid" if math.isinf(regret) else _pct(regret))
+            cells.append("off the grid" if math.isnan(regret) else _pct(regret))
         codes = ", ".join(f"{code} {ours['diagnosis'].count(code)}" for code in sorted(set(ours["diagnosis"])))
         lines.append(
             f"| {task} | 1e{oracle[task]['best_log10_lr']:+.2f} | 1e{cell['best_log10_lr']:+.2f} | 1e{median:+.2f}"
@@ -331,7 +321,7 @@ def second_stage_table(second: dict, oracle: dict) -> list[str]:
     means = [np.mean(per_offset[d]) for d in BLOW_UP_OFFSETS]
     lines.append(
         f"| **mean** | | | | | | {_pct(float(np.mean(now)))} | "
-        + " | ".join("-" if math.isinf(m) else _pct(float(m)) for m in means)
+        + " | ".join("-" if math.isnan(m) else _pct(float(m)) for m in means)
         + " |"
     )
     return lines

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .cli import write_json
-from .oracle import ORACLE_JSON, RESULTS
+from .oracle import ORACLE_JSON, RESULTS, seed_mean, summarize
 from .pool import run_jobs
 from .tasks import TASKS
 
@@ -35,23 +34,14 @@ def _grid(task: str, first: float, exponents, seeds) -> dict[float, list[float]]
     return {float(e): [next(runs)["val_loss"] for _ in seeds] for e in exponents}
 
 
-def _mean(losses: list[float]) -> float:
-    return float(np.mean(losses)) if all(map(math.isfinite, losses)) else math.inf
-
-
 def task_cell(task: str, best_1x: float, grid_seeds, finder_seeds) -> dict:
     first = 10.0**best_1x
     grid = _grid(task, first, np.round(np.arange(best_1x - BELOW, best_1x + ABOVE + 1e-9, 0.5), 2), grid_seeds)
-    best = min(grid, key=lambda e: _mean(grid[e]))
+    best = min(grid, key=lambda e: seed_mean(grid[e]))
     grid.update(_grid(task, first, [round(best - 0.25, 2), round(best + 0.25, 2)], grid_seeds))
-    exponents = sorted(grid)
-    means = [_mean(grid[e]) for e in exponents]
     finder = run_jobs(("second_stage_fit", dict(task_name=task, seed=s, first_peak_lr=first)) for s in finder_seeds)
     return {
-        "log10_lr": exponents,
-        "mean_loss": means,
-        "best_log10_lr": exponents[int(np.argmin(means))],
-        "best_mean_loss": min(means),
+        **summarize(grid),
         "first_val_loss": float(np.mean([run["first_val_loss"] for run in finder])),
         "ours": {
             "lr": [run["result"]["chosen_lr"] for run in finder],
