@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -44,3 +45,18 @@ def _system_temp_folder_left_as_found(tmp_path_factory):
     shutil.rmtree(suite_temp)
     if left:
         pytest.fail(f"the test run left {len(left)} entries in the system temp folder: {left[:10]}")
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp_path(tmp_path, monkeypatch):
+    """Every test runs in its own tmp_path, so whatever a fit writes (Lightning's default root,
+    ``lightning_logs``, a finder's own TensorBoard run, a disk snapshot) lands there and goes with it."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _keep_sigint_handler():
+    """Lightning ignores SIGINT after a KeyboardInterrupt; give the next test the normal handler."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)

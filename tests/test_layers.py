@@ -27,3 +27,7 @@ def test_the_callback_draws_no_figure_module_until_a_figure_is_drawn():
     loaded = modules_after_import("pl_lrfind.callback")
     assert "pl_lrfind.plotting" not in loaded
     assert "pl_lrfind.tb_reader" not in loaded  # reading runs back is the report's business
+
+
+def test_every_test_runs_in_its_own_tmp_path(tmp_path):
+    assert Path.cwd() == tmp_path  # what tests/helpers.trainer_kwargs relies on for default_root_dir
