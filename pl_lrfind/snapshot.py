@@ -70,25 +70,35 @@ class FreeSpace:
     disk: int
 
 
-def choose_target(state_bytes: int, free: FreeSpace, processes_per_host: int = 1) -> str:
+def choose_target(state_bytes: int, free: FreeSpace, processes_per_host: int = 1, pinned: bool = False) -> str:
     """Where ``auto`` puts a snapshot of ``state_bytes``: device, else host, else disk.
 
     ``processes_per_host`` ranks each take a snapshot of their own at the same time, from the
-    same host memory and disk. Raises :class:`SnapshotSpaceError` when nothing can hold it.
+    same host memory and disk; ``pinned`` host memory comes in powers of two (see
+    :func:`host_bytes`). Raises :class:`SnapshotSpaceError` when nothing can hold it.
     """
     if free.device is not None and DEVICE_HEADROOM * state_bytes <= free.device:
         return "device"
-    if _fits("host", state_bytes, free, processes_per_host):
+    if _fits("host", host_bytes(state_bytes, pinned), free, processes_per_host):
         return "host"
     if _fits("disk", state_bytes, free, processes_per_host):
         return "disk"
     raise SnapshotSpaceError(_no_room("auto", state_bytes, free, processes_per_host))
 
 
-def check_room(target: str, state_bytes: int, free: FreeSpace, processes_per_host: int = 1) -> None:
+def check_room(
+    target: str, state_bytes: int, free: FreeSpace, processes_per_host: int = 1, pinned: bool = False
+) -> None:
     """Raise :class:`SnapshotSpaceError` unless ``target`` can hold a snapshot of ``state_bytes``."""
-    if not _fits(target, state_bytes, free, processes_per_host):
-        raise SnapshotSpaceError(_no_room(target, state_bytes, free, processes_per_host))
+    needed = host_bytes(state_bytes, pinned) if target == "host" else state_bytes
+    if not _fits(target, needed, free, processes_per_host):
+        raise SnapshotSpaceError(_no_room(target, needed, free, processes_per_host))
+
+
+def host_bytes(state_bytes: int, pinned: bool) -> int:
+    """Host memory a snapshot of ``state_bytes`` takes: torch's pinned-memory allocator hands out
+    blocks rounded up to a power of two (and keeps them cached for reuse after the snapshot)."""
+    return 1 << max(state_bytes - 1, 0).bit_length() if pinned else state_bytes
 
 
 def _fits(target: str, state_bytes: int, free: FreeSpace, processes_per_host: int) -> bool:
@@ -124,16 +134,29 @@ def measure_free_space(tensors: Iterable[torch.Tensor], directory: str | os.Path
     return FreeSpace(device=device, host=available_host_memory(), disk=shutil.disk_usage(existing).free)
 
 
-def available_host_memory() -> int:
-    """What the kernel reports as available to new allocations (``MemAvailable`` on Linux)."""
+def available_host_memory(cgroup: str | os.PathLike = "/sys/fs/cgroup") -> int:
+    """What the kernel reports as available to new allocations (``MemAvailable`` on Linux), or
+    less when this process runs under a memory limit (a SLURM job, a container: cgroup v2)."""
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    limit = cgroup_headroom(cgroup)
+    return available if limit is None else min(available, limit)
+
+
+def cgroup_headroom(cgroup: str | os.PathLike = "/sys/fs/cgroup") -> int | None:
+    """``memory.max - memory.current`` of a cgroup v2 folder; ``None`` without a limit there."""
+    try:
+        limit = (Path(cgroup) / "memory.max").read_text().strip()
+        used = int((Path(cgroup) / "memory.current").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if limit == "max" else max(int(limit) - used, 0)
 
 
 # ---------------------------------------------------------------------- the copy
@@ -169,6 +192,7 @@ class TrainingSnapshot:
         self._model: dict[str, _Slot] = {}
         self._optimizer_state: dict[int, dict[str, Any]] = {}
         self._param_groups: list[dict[str, Any]] = []
+        self._empty_buffers: set[str] = set()
 
     @classmethod
     @torch.no_grad()
@@ -189,7 +213,7 @@ class TrainingSnapshot:
         if target not in TARGETS:
             raise ValueError(f"snapshot must be one of {TARGETS}, got {target!r}")
         directory = Path(directory if directory is not None else tempfile.gettempdir())
-        named = dict(_model_tensors(model))
+        named = dict(_live_tensors(model, optimizer))
         # .get: optimizer.state is a defaultdict, and looking a parameter up would add an entry.
         state = {index: dict(optimizer.state.get(param, {})) for index, param in enumerate(_params(optimizer))}
         state = {index: values for index, values in state.items() if values}
@@ -197,13 +221,14 @@ class TrainingSnapshot:
         tensors = [*named.values(), *optimizer_tensors]
         state_bytes = sum(_aligned(_nbytes(tensor)) for tensor in tensors)
         free = measure_free_space(tensors, directory)
+        pinned = any(_local(tensor).is_cuda for tensor in tensors)  # pinned memory only speeds up device copies
         if target == "auto":
-            target = choose_target(state_bytes, free, processes_per_host)
+            target = choose_target(state_bytes, free, processes_per_host, pinned)
         else:
-            check_room(target, state_bytes, free, processes_per_host)
+            check_room(target, state_bytes, free, processes_per_host, pinned)
 
         layout, sizes = _layout(tensors, by_device=target == "device")
-        buffers, path = _allocate(target, sizes, directory)
+        buffers, path = _allocate(target, sizes, directory, pinned)
         snapshot = cls(target, buffers, path)
         slots = iter(layout)
         for name, tensor in named.items():
@@ -213,6 +238,7 @@ class TrainingSnapshot:
                 key: snapshot._copy_in(value, next(slots)) if _is_tensor(value) else copy.deepcopy(value)
                 for key, value in values.items()
             }
+        snapshot._empty_buffers = set(_empty_buffers(model))
         snapshot._param_groups = [
             {key: copy.deepcopy(value) for key, value in group.items() if key != "params"}
             for group in optimizer.param_groups
@@ -222,15 +248,22 @@ class TrainingSnapshot:
 
     @torch.no_grad()
     def restore(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
-        """Copy every saved value back into the live tensors, in place, so references hold."""
-        live = dict(_model_tensors(model))
-        if live.keys() != self._model.keys():
-            missing, extra = sorted(self._model.keys() - live.keys()), sorted(live.keys() - self._model.keys())
-            raise RuntimeError(f"the model changed shape during the range test (missing {missing}, new {extra})")
+        """Put every saved value back into the tensors it came from, in place, so references hold.
+
+        A tensor the model or the optimizer replaced during the test (a cache buffer rebuilt at
+        another size, an optimizer state tensor) is put back itself, with its saved values; a
+        buffer that was empty at the snapshot is emptied again. Everything that can be restored
+        is restored before a model that gained or lost parameters is reported.
+        """
+        live = dict(_live_tensors(model, optimizer))
         written = []
         for name, slot in self._model.items():
-            written.append(_local(live[name]))
-            written[-1].copy_(self._view(slot), non_blocking=True)
+            if live.get(name) is not slot.tensor:
+                _reattach(model, name, slot.tensor)
+            written += self._copy_out(slot)
+        for name in live.keys() - self._model.keys():
+            if name in self._empty_buffers:
+                _reattach(model, name, None)
         for index, param in enumerate(_params(optimizer)):
             saved = self._optimizer_state.get(index)
             if saved is None:
@@ -243,8 +276,7 @@ class TrainingSnapshot:
             for key, value in saved.items():
                 if isinstance(value, _Slot):
                     current[key] = value.tensor  # the very tensor it had, should the test have replaced it
-                    written.append(_local(value.tensor))
-                    written[-1].copy_(self._view(value), non_blocking=True)
+                    written += self._copy_out(value)
                 else:
                     current[key] = copy.deepcopy(value)
         for group, saved_group in zip(optimizer.param_groups, self._param_groups, strict=True):
@@ -252,6 +284,13 @@ class TrainingSnapshot:
             group.clear()
             group.update(copy.deepcopy(saved_group), params=params)
         _synchronize(written)
+        changed = sorted(name for name in live.keys() - self._model.keys() if name not in self._empty_buffers)
+        missing = sorted(self._model.keys() - live.keys())
+        if changed or missing:
+            raise RuntimeError(
+                "the model changed during the range test: everything the snapshot held was put back, but "
+                f"{changed} appeared and {missing} could not be found again"
+            )
 
     def release(self) -> None:
         """Free the buffers (and the disk file, where unlinking at once was not possible)."""
@@ -267,6 +306,18 @@ class TrainingSnapshot:
         raw = self._buffers[slot.buffer][slot.offset : slot.offset + size]
         return raw.view(slot.dtype).view(slot.shape)
 
+    def _copy_out(self, slot: _Slot) -> list[torch.Tensor]:
+        """Copy a slot back into its tensor; the tensor, or nothing for one that cannot change.
+
+        A tensor whose elements share memory (``expand``-ed, a stride of 0) cannot be written in
+        place, by the test either: its values are still the saved ones.
+        """
+        local = _local(slot.tensor)
+        if _overlaps(local):
+            return []
+        local.copy_(self._view(slot), non_blocking=True)
+        return [local]
+
     def _copy_in(self, tensor: torch.Tensor, placed: tuple[int, int]) -> _Slot:
         local = _local(tensor)
         slot = _Slot(placed[0], placed[1], local.dtype, local.shape, tensor)
@@ -274,10 +325,48 @@ class TrainingSnapshot:
         return slot
 
 
-def _model_tensors(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
-    """Parameters and buffers by name, as this rank holds them (its shard, under FSDP)."""
-    yield from ((f"param:{name}", param) for name, param in model.named_parameters())
-    yield from ((f"buffer:{name}", buffer) for name, buffer in model.named_buffers())
+def _live_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Iterator[tuple[str, torch.Tensor]]:
+    """What a range test can change, by name, as this rank holds it (its shard, under FSDP).
+
+    Parameters; persistent buffers (those ``state_dict`` holds: BatchNorm statistics, not caches
+    a model rebuilds by itself); and parameters the optimizer steps that the model does not own.
+    """
+    seen: set[int] = set()
+    for name, param in model.named_parameters():
+        seen.add(id(param))
+        yield f"param:{name}", param
+    for prefix, module in model.named_modules():
+        for name, buffer in module._buffers.items():
+            if buffer is not None and name not in module._non_persistent_buffers_set and id(buffer) not in seen:
+                seen.add(id(buffer))
+                yield f"buffer:{prefix}.{name}" if prefix else f"buffer:{name}", buffer
+    for index, param in enumerate(_params(optimizer)):
+        if id(param) not in seen:
+            yield f"optimizer_param:{index}", param
+
+
+def _empty_buffers(model: torch.nn.Module) -> Iterator[str]:
+    """Buffers registered as ``None`` (a cache a model fills later), named as :func:`_live_tensors` names them."""
+    for prefix, module in model.named_modules():
+        for name, buffer in module._buffers.items():
+            if buffer is None:
+                yield f"buffer:{prefix}.{name}" if prefix else f"buffer:{name}"
+
+
+def _reattach(model: torch.nn.Module, name: str, tensor: torch.Tensor | None) -> None:
+    """Put ``tensor`` back under ``name`` in the module that owned it (an optimizer-only
+    parameter is the optimizer's own object already)."""
+    kind, _, path = name.partition(":")
+    if kind == "optimizer_param":
+        return
+    owner, _, attribute = path.rpartition(".")
+    module = model.get_submodule(owner)
+    (module._parameters if kind == "param" else module._buffers)[attribute] = tensor
+
+
+def _overlaps(tensor: torch.Tensor) -> bool:
+    """Whether several elements share one memory location (a dimension of stride 0 and size > 1)."""
+    return any(stride == 0 and size > 1 for size, stride in zip(tensor.shape, tensor.stride(), strict=True))
 
 
 def _params(optimizer: torch.optim.Optimizer) -> list[torch.nn.Parameter]:
@@ -323,12 +412,14 @@ def _layout(tensors: list[torch.Tensor], by_device: bool) -> tuple[list[tuple[in
     return placed, [(key, ends[index]) for key, index in buffers.items()]
 
 
-def _allocate(target: str, sizes: list[tuple[Any, int]], directory: Path) -> tuple[list[torch.Tensor], Path | None]:
+def _allocate(
+    target: str, sizes: list[tuple[Any, int]], directory: Path, pinned: bool
+) -> tuple[list[torch.Tensor], Path | None]:
     if target == "device":
         return [torch.empty(size, dtype=torch.uint8, device=device) for device, size in sizes], None
     (_, size), *_ = sizes or [(None, 0)]
     if target == "host":
-        return [torch.empty(size, dtype=torch.uint8, pin_memory=torch.cuda.is_available())], None
+        return [torch.empty(size, dtype=torch.uint8, pin_memory=pinned)], None
     return _map_file(directory, size)
 
 
@@ -336,8 +427,17 @@ def _map_file(directory: Path, size: int) -> tuple[list[torch.Tensor], Path | No
     """A file of ``size`` bytes mapped as a tensor, unlinked at once where the system allows it."""
     directory.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=".lr_find_snapshot_", suffix=".bin", dir=directory)
-    os.close(handle)
     path = Path(name)
+    try:
+        # Claim the blocks now: a disk that fills up during the test would otherwise end the
+        # process with SIGBUS at a write into the mapping, not with an error here.
+        if hasattr(os, "posix_fallocate") and size:
+            os.posix_fallocate(handle, 0, size)
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        raise SnapshotSpaceError(f"snapshot='disk' could not reserve {_gib(size)} in {directory}: {error}") from error
+    finally:
+        os.close(handle)
     try:
         mapped = torch.from_file(str(path), shared=True, size=max(size, 1), dtype=torch.uint8)
     except BaseException:

@@ -11,8 +11,11 @@ from pl_lrfind.snapshot import (
     FreeSpace,
     SnapshotSpaceError,
     TrainingSnapshot,
+    available_host_memory,
+    cgroup_headroom,
     check_room,
     choose_target,
+    host_bytes,
 )
 
 GIB = 2**30
@@ -57,6 +60,26 @@ class TestAuto:
             check_room(target, 4 * GIB + 1, free)
         check_room(target, GIB, free)  # a smaller state fits
 
+    def test_pinned_host_memory_is_counted_in_powers_of_two(self):
+        assert host_bytes(33 * GIB, pinned=True) == 64 * GIB and host_bytes(33 * GIB, pinned=False) == 33 * GIB
+        assert host_bytes(64 * GIB, pinned=True) == 64 * GIB
+        free = FreeSpace(device=40 * GIB, host=60 * GIB, disk=500 * GIB)
+        assert choose_target(33 * GIB, free, pinned=False) == "host"  # 33 GiB fits in 80 % of 60 GiB
+        assert choose_target(33 * GIB, free, pinned=True) == "disk"  # the 64 GiB it would pin does not
+        with pytest.raises(SnapshotSpaceError, match="they need 64.00 GiB"):
+            check_room("host", 33 * GIB, free, pinned=True)
+
+    @pytest.mark.parametrize(
+        ("limit", "current", "expected"), [("max\n", "123\n", None), ("1000\n", "400\n", 600), ("10\n", "40\n", 0)]
+    )
+    def test_a_cgroup_memory_limit_caps_the_available_host_memory(self, tmp_path, limit, current, expected):
+        (tmp_path / "memory.max").write_text(limit)
+        (tmp_path / "memory.current").write_text(current)
+        assert cgroup_headroom(tmp_path) == expected
+        if expected is not None:
+            assert available_host_memory(tmp_path) == expected
+        assert cgroup_headroom(tmp_path / "elsewhere") is None
+
     def test_the_device_target_on_a_cpu_run_is_host_memory_and_always_fits_the_device_check(self):
         check_room("device", 100 * GIB, FreeSpace(None, 64 * GIB, 500 * GIB))
 
@@ -94,10 +117,48 @@ class TestExactRestore:
         assert optimizer.param_groups[0]["lr"] == 0.1 and "added_by_a_scheduler" not in optimizer.param_groups[0]
         assert snapshot.nbytes >= sum(t.numel() * t.element_size() for t in before.values())
 
-    def test_a_model_that_changed_its_parameters_is_refused(self):
+    def test_caches_expanded_buffers_and_optimizer_only_parameters(self, tmp_path):
+        class Cached(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.linear = nn.Linear(4, 4)
+                self.register_buffer("scale", torch.ones(4))  # persistent: replaced at another size below
+                self.register_buffer("cache", None, persistent=False)  # a cache: not the snapshot's business
+                self.register_buffer("lazy", None)  # persistent, empty until forward fills it
+                self.register_buffer("ones", torch.ones(1, 1).expand(4, 4), persistent=True)  # stride 0
+
+            def forward(self, x):
+                self.cache = x.detach().clone()
+                self.lazy = x.detach().mean(0)
+                return self.linear(x) * self.scale * self.ones[0]
+
+        torch.manual_seed(0)
+        model = Cached()
+        temperature = nn.Parameter(torch.tensor(1.5))  # stepped by the optimizer, not owned by the model
+        optimizer = torch.optim.Adam([*model.parameters(), temperature], lr=0.1)
+        before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        scale = model.scale
+        snapshot = TrainingSnapshot.take(model, optimizer, target="host")
+        for _ in range(2):
+            (model(torch.randn(8, 4)).sum() * temperature).backward()
+            optimizer.step()
+        model.scale = torch.full((8,), 3.0)  # the test left a buffer of another size behind
+        snapshot.restore(model, optimizer)
+
+        assert model.scale is scale and model.lazy is None
+        for name, tensor in model.state_dict().items():
+            assert torch.equal(tensor, before[name]), name
+        assert temperature.item() == 1.5 and optimizer.state_dict()["state"] == {}
+
+    def test_a_model_that_gained_a_parameter_is_restored_and_then_refused(self):
         model = nn.Linear(2, 2)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        weight = model.weight.detach().clone()
         snapshot = TrainingSnapshot.take(model, optimizer)
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        optimizer.param_groups[0]["lr"] = 3.0
         model.extra = nn.Parameter(torch.zeros(1))
-        with pytest.raises(RuntimeError, match=r"changed shape during the range test .*new \['param:extra'\]"):
+        with pytest.raises(RuntimeError, match=r"changed during the range test: .*\['param:extra'\] appeared"):
             snapshot.restore(model, optimizer)
+        assert torch.equal(model.weight, weight) and optimizer.param_groups[0]["lr"] == 0.1
