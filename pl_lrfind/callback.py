@@ -19,6 +19,7 @@ epoch-end validation of the last real epoch happens as it would without the call
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,15 @@ class _RunningTest:
     last_global_step: int
     micro_losses: list[float] = field(default_factory=list)
     scale_before_step: float | None = None
+
+
+class _FitInProgress:
+    """The fit the callback is attached to, from ``setup`` on: its Trainer (weakly) and where it is."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = weakref.ref(trainer)
+        self.started = False
+        self.limits_extended = False
 
 
 class LRFinderCallback(*_lightning.CALLBACK_BASES):
@@ -170,6 +180,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._test: _RunningTest | None = None
         self._loan: TrainerLoan | None = None
         self._log: CurveLog | None = None
+        self._fit: _FitInProgress | None = None
         # Lightning builds a profiler label from the state key on every hook call (a dozen per
         # step); the settings never change after construction, so the key is built once. A rule
         # of the user's own enters by name: its repr would hold a memory address, and the key
@@ -228,14 +239,30 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         # this hook, so a resumed fit goes back to the stage its checkpoint was taken in.
         if stage == "fit" and self._stage.phase is not Phase.PENDING:
             self._stage = self._stage.next()
+        self._fit = _FitInProgress(trainer) if stage == "fit" else None
 
     @override
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         _check_supported(trainer, pl_module)
-        if self.phase is Phase.TRAINING:
-            # Resumed from a checkpoint of the real fit. The fit loop decides whether there is
-            # anything left to run before on_train_start, so the limits are extended here.
+        self._fit.started = True
+        self._extend_resumed_budget()
+
+    def _extend_resumed_budget(self) -> None:
+        """A fit resumed inside the real fit gets the test's epochs and steps back on its limits.
+
+        The fit loop decides whether there is anything left to run before ``on_train_start``, so
+        this happens when both the fit has started and the checkpoint's state is loaded: for most
+        strategies the state comes first (and this runs in ``on_fit_start``); FSDP and
+        ``ModelParallelStrategy`` load it after ``on_fit_start`` (and this runs from
+        :meth:`load_state_dict`).
+        """
+        fit = self._fit
+        if fit is None or not fit.started or fit.limits_extended or self.phase is not Phase.TRAINING:
+            return
+        trainer = fit.trainer()
+        if trainer is not None:
             extend_limits(trainer, self.budget)
+            fit.limits_extended = True
 
     @override
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -274,8 +301,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ),
             last_global_step=trainer.global_step,
         )
-        self._log = self.make_curve_log(trainer)
-        self._loan = TrainerLoan.take(trainer)
+        try:
+            self._log = self.make_curve_log(trainer)
+            self._loan = TrainerLoan.take(trainer)
+        except BaseException:
+            self._test.snapshot.release()
+            self._test = None
+            raise
         self._stage.phase = Phase.SEARCHING
         apply_rate(optimizer, self._test.range_test.current_lr, self._stage.group_ratios)
 
@@ -449,6 +481,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             state_dict = _one_stage_state(state_dict)
         self.results = [LRFindResult.from_dict(result) for result in state_dict["results"]]
         self._stage = Stage.from_state_dict(state_dict["stage"])
+        self._extend_resumed_budget()
 
 
 # ---------------------------------------------------------------------- helpers

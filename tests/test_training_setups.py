@@ -24,6 +24,7 @@ from helpers import (
 )
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.plugins import MixedPrecision
+from pytorch_lightning.strategies import SingleDeviceStrategy
 
 from pl_lrfind import StopReason
 
@@ -140,20 +141,29 @@ class CrashAtEpoch(Callback):
             raise RuntimeError("simulated crash")
 
 
+class LateRestoreStrategy(SingleDeviceStrategy):
+    """A single device whose checkpoint is restored after ``on_fit_start``, as FSDPStrategy and
+    ModelParallelStrategy restore theirs (``restore_checkpoint_after_setup``)."""
+
+    @property
+    def restore_checkpoint_after_setup(self) -> bool:
+        return True
+
+
 class TestResume:
-    def run(self, tmp_path, crash_at=None, ckpt_path=None, max_epochs=4):
+    def run(self, tmp_path, crash_at=None, ckpt_path=None, max_epochs=4, strategy="auto"):
         pl.seed_everything(0)
         model = Classifier(optimizer="adam", lr=0.01)
         finder = quiet_finder(num_steps=20, min_lr=1e-5, max_lr=1.0)
         checkpoint = ModelCheckpoint(dirpath=tmp_path, save_top_k=-1, every_n_epochs=1, filename="{epoch}")
         callbacks = [checkpoint] + ([CrashAtEpoch(crash_at)] if crash_at is not None else [])
-        trainer = pl.Trainer(
-            callbacks=[finder, *callbacks], **trainer_kwargs(max_epochs=max_epochs, enable_checkpointing=True)
-        )
+        settings = trainer_kwargs(max_epochs=max_epochs, enable_checkpointing=True, strategy=strategy)
+        trainer = pl.Trainer(callbacks=[finder, *callbacks], **settings)
         trainer.fit(model, loader(), ckpt_path=ckpt_path)
         return model, finder, trainer
 
-    def test_resumed_real_fit_ends_with_the_same_weights_bit_for_bit(self, tmp_path):
+    @pytest.mark.parametrize("late", [False, True], ids=["state-before-fit-start", "state-after-fit-start"])
+    def test_resumed_real_fit_ends_with_the_same_weights_bit_for_bit(self, tmp_path, late):
         model_a, finder_a, trainer_a = self.run(tmp_path / "a")
         finder_epochs = finder_a.budget.finder_epochs
 
@@ -162,7 +172,8 @@ class TestResume:
         last = tmp_path / "b" / f"epoch={finder_epochs + 1}.ckpt"
         assert last.exists()
 
-        model_c, finder_c, trainer_c = self.run(tmp_path / "c", ckpt_path=last)
+        strategy = LateRestoreStrategy(device=torch.device("cpu")) if late else "auto"
+        model_c, finder_c, trainer_c = self.run(tmp_path / "c", ckpt_path=last, strategy=strategy)
         assert len(model_c.seen) == 2 * BATCHES  # the finder did not run again
         assert finder_c.result == finder_a.result
         assert trainer_c.global_step == trainer_a.global_step
