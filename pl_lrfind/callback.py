@@ -3,7 +3,7 @@
 How a fit with the callback (a *stage*) unfolds::
 
     setup               a new stage begins (unless a checkpoint resumes one)
-    on_train_start      snapshot weights + optimizer to host memory; borrow from the Trainer
+    on_train_start      snapshot weights + optimizer (device, host or disk); borrow from the Trainer
                         (the callbacks that watch the fit, the schedulers, validation, limits)
     finder epoch(s)     one optimizer step per rung of the ladder; the rate is set after every
                         optimizer step in ``on_train_batch_end``
@@ -464,6 +464,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._end_stage(trainer)
 
     def _end_stage(self, trainer: Trainer) -> None:
+        self._fit = None
         self._give_back(trainer)
         if self._log is not None:
             self._log.close()

@@ -339,7 +339,7 @@ def _live_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> I
         for name, buffer in module._buffers.items():
             if buffer is not None and name not in module._non_persistent_buffers_set and id(buffer) not in seen:
                 seen.add(id(buffer))
-                yield f"buffer:{prefix}.{name}" if prefix else f"buffer:{name}", buffer
+                yield _buffer_name(prefix, name), buffer
     for index, param in enumerate(_params(optimizer)):
         if id(param) not in seen:
             yield f"optimizer_param:{index}", param
@@ -350,7 +350,11 @@ def _empty_buffers(model: torch.nn.Module) -> Iterator[str]:
     for prefix, module in model.named_modules():
         for name, buffer in module._buffers.items():
             if buffer is None:
-                yield f"buffer:{prefix}.{name}" if prefix else f"buffer:{name}"
+                yield _buffer_name(prefix, name)
+
+
+def _buffer_name(module_path: str, name: str) -> str:
+    return f"buffer:{module_path}.{name}" if module_path else f"buffer:{name}"
 
 
 def _reattach(model: torch.nn.Module, name: str, tensor: torch.Tensor | None) -> None:
