@@ -15,6 +15,11 @@ steps (the callback's default, ``then="one_cycle"``), with and without TensorBoa
 also logs the real fit's rate and momentum every step. TensorBoard's cost is reported as the
 median of the paired differences in seconds, for the test alone and for the chained fit.
 
+Beside them, the picture alone: the first and a later range-test picture written to TensorBoard
+in a fresh interpreter that has imported Lightning (as a training script has), drawn with
+Pillow (what the callback logs) and with matplotlib (``plot_result`` through ``add_figure``, what
+it logged before). The first picture of a process is what a fit with one range test pays.
+
 The ladder stays low (1e-6 to 1e-3) and the stop rules are off, so every variant runs all its
 steps. Variants are interleaved in a fresh random order in every repeat; the figures are the
 medians of the per-repeat ratios, which cancels the machine's drift. Wall time, not CPU time:
@@ -26,9 +31,12 @@ CPU time would hide the disk.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -126,7 +134,7 @@ def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
     variants = VARIANTS_OF[model]
     times: dict[str, list[float]] = {variant: [] for variant in variants}
     time_variant(task, steps, "plain")  # warm up allocator, caches and imports once, untimed
-    time_variant(task, steps, "ours_tensorboard")  # ... and matplotlib's font cache
+    time_variant(task, steps, "ours_tensorboard")  # ... and the picture's fonts
     for _ in range(repeats):
         for variant in order.sample(variants, len(variants)):
             times[variant].append(time_variant(task, steps, variant))
@@ -150,10 +158,53 @@ def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
     }
 
 
+RENDERERS = {
+    "pillow": "writer.add_image(tag, render_result(result), step, dataformats='HWC')",
+    "matplotlib": "writer.add_figure(tag, plot_result(result), step)",
+}
+_PICTURE_SCRIPT = """
+import json, sys, tempfile, time
+import pytorch_lightning
+from torch.utils.tensorboard import SummaryWriter
+from pl_lrfind.core import RangeTest
+from pl_lrfind.plotting import plot_result
+from pl_lrfind.tb_image import render_result
+test = RangeTest(min_lr=1e-6, max_lr=10.0, num_steps=100)
+while not test.done:
+    test.record(2.0 / (1.0 + 100 * test.current_lr) + test.current_lr ** 2)
+result = test.result()
+seconds = []
+with tempfile.TemporaryDirectory() as root:
+    writer = SummaryWriter(root)
+    for step, tag in enumerate(("first", "later")):
+        started = time.perf_counter()
+        {draw}
+        writer.flush()
+        seconds.append(time.perf_counter() - started)
+    writer.close()
+print(json.dumps(seconds))
+"""
+
+
+def picture_seconds(repeats: int, seed: int = 0) -> dict:
+    """Seconds to write the first and a later picture, per renderer, each repeat in a fresh interpreter."""
+    order = random.Random(seed)
+    found: dict[str, dict[str, list[float]]] = {name: {"first": [], "later": []} for name in RENDERERS}
+    for _ in range(repeats):
+        for name in order.sample(list(RENDERERS), len(RENDERERS)):
+            code = _PICTURE_SCRIPT.replace("{draw}", RENDERERS[name])
+            done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            first, later = json.loads(done.stdout.splitlines()[-1])
+            found[name]["first"].append(first)
+            found[name]["later"].append(later)
+    return {"repeats": repeats, "seconds": found}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
     parser.add_argument("--repeats", type=int, help="repeats per model (default: 40 small, 25 wide)")
+    parser.add_argument("--picture-repeats", type=int, default=10, help="fresh interpreters per renderer")
     parser.add_argument("--out", type=Path, default=COST_JSON)
     args = parser.parse_args(argv)
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
@@ -164,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
         out["models"][model] = measure(model, args.repeats)
         result = out["models"][model]
         print(model, {k: round(v, 3) for k, v in {**result["median_ratio"], **result["median_difference_s"]}.items()})
+    out["picture"] = picture_seconds(args.picture_repeats)
+    for renderer, seconds in out["picture"]["seconds"].items():
+        print("picture", renderer, {which: round(statistics.median(times), 3) for which, times in seconds.items()})
     write_json(args.out, out)
 
 

@@ -241,6 +241,24 @@ def _tensorboard_seconds(model: dict) -> str:
     return ", ".join("-" if value is None else f"{value:+.3f}" for value in (alone, chained))
 
 
+def picture_table(cost: dict) -> list[str]:
+    """Seconds to write a range-test picture, first in a process and later, per renderer (median, range)."""
+    picture = cost.get("picture")
+    if picture is None:
+        return ["(not measured)"]
+    lines = [
+        "| renderer | first picture of a process (median s, range) | a later picture | fresh interpreters |",
+        "|---|---:|---:|---:|",
+    ]
+    for renderer, seconds in picture["seconds"].items():
+        first, later = np.array(seconds["first"]), np.array(seconds["later"])
+        lines.append(
+            f"| {renderer} | {np.median(first):.3f} ({first.min():.3f}-{first.max():.3f})"
+            f" | {np.median(later):.3f} ({later.min():.3f}-{later.max():.3f}) | {picture['repeats']} |"
+        )
+    return lines
+
+
 def snapshot_table(snapshot: dict) -> list[str]:
     lines = [
         f"Machine: {snapshot['device']}. State: {snapshot['state_gib']:.2f} GiB "
@@ -425,6 +443,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         ("{noise}", NOISE_JSON, noise_table),
         ("{settings}", SETTINGS_JSON, settings_table),
         ("{cost}", COST_JSON, cost_table),
+        ("{picture}", COST_JSON, picture_table),
         ("{snapshot}", SNAPSHOT_JSON, snapshot_table),
     )
     for name, file, table in optional:

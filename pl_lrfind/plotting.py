@@ -1,9 +1,12 @@
 """Pictures of range-test curves: one run with its suggestions, or several runs side by side.
 
-Everything is drawn on a plain :class:`matplotlib.figure.Figure`, never through ``pyplot``: the
-plots are made inside training jobs, on headless nodes and for TensorBoard's ``add_figure``,
-where pyplot's global figure registry would leak figures and its backend choice could ask for a
-display. A bare ``Figure`` renders with Agg when saved and is freed like any other object.
+These are the pictures of the report command, the notebook and ``result.plot()``; the image the
+callback logs to TensorBoard during a fit is drawn by :mod:`pl_lrfind.tb_image` instead, from
+the same :mod:`pl_lrfind.curve_view` decisions. Everything is drawn on a plain
+:class:`matplotlib.figure.Figure`, never through ``pyplot``: the plots are made in scripts and on
+headless nodes, where pyplot's global figure registry would leak figures and its backend choice
+could ask for a display. A bare ``Figure`` renders with Agg when saved and is freed like any
+other object.
 """
 
 from __future__ import annotations
@@ -17,23 +20,17 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 
 from .core import LRFindResult, centered_smooth, format_lr
-from .core.diagnosis import MIN_RELATIVE_DEPTH
+from .curve_view import CURVE_COLOR, RAW_ALPHA, X_LABEL, Y_LABEL, loss_limits, marks, title
 
 FIGSIZE = (8.0, 5.0)
 MARGINS = dict(left=0.08, right=0.98, bottom=0.1, top=0.88)
 """Fixed margins for :data:`FIGSIZE` that leave room for the labels and the two-line title.
 Matplotlib's constrained layout finds them too, but it measured a quarter of the drawing time of
-a range-test figure (0.16 s against 0.12 s for the figure the callback logs to TensorBoard)."""
+a range-test figure (0.16 s against 0.12 s for one range test's figure, measured warm)."""
 MINOR_TICKS = (2.0, 5.0)
 """Minor ticks of the log rate axis at 2x and 5x each decade: eight per decade over the seven of
 a default ladder made tick objects the largest part of the drawing (0.12 s -> 0.11 s)."""
-CURVE_COLOR = "tab:blue"
-RULE_COLORS = ("tab:red", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
-"""One colour per rule, in the order of ``result.suggestions``; blue is kept for the curve."""
-HEADROOM = 0.5
-"""The y axis ends this many descent-heights above the top of the descent (see :func:`loss_limits`)."""
-FOOTROOM = 0.15
-"""...and starts this many descent-heights below its bottom, so raw noise at the minimum stays visible."""
+LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":"}
 
 
 def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool = True) -> Figure:
@@ -49,7 +46,7 @@ def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool =
     figure, ax = _figure_and_axes(ax)
     lrs = np.asarray(result.lrs, dtype=float)
     smoothed = np.asarray(result.smoothed_losses, dtype=float)
-    ax.plot(lrs, result.losses, color=CURVE_COLOR, alpha=0.35, linewidth=0.8, label="loss")
+    ax.plot(lrs, result.losses, color=CURVE_COLOR, alpha=RAW_ALPHA, linewidth=0.8, label="loss")
     ax.plot(lrs, smoothed, color=CURVE_COLOR, linewidth=2.0, label="smoothed loss (EMA)")
     if show_rules:
         _mark_suggestions(ax, result)
@@ -58,7 +55,7 @@ def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool =
     # The EMA lags the raw loss by tens of steps, so the raw descent reaches lower, at higher
     # rates; a lag-free smoothing of the raw loss keeps that bottom in view without letting
     # single noisy batches set the limits.
-    _finish_axes(ax, _title(result), [smoothed, centered_smooth(result.losses)])
+    _finish_axes(ax, title(result), [smoothed, centered_smooth(result.losses)])
     return figure
 
 
@@ -84,36 +81,6 @@ def plot_runs(results: dict[str, LRFindResult], ax: Axes | None = None) -> Figur
     return figure
 
 
-def loss_limits(curves: Sequence[np.ndarray]) -> tuple[float, float] | None:
-    """Y limits that show each curve's descent in full and cut off the divergence tail.
-
-    The descent of a curve runs from its highest point before its minimum down to the minimum;
-    the limits span the lowest bottom and the highest top of all descents, plus
-    :data:`FOOTROOM` below and :data:`HEADROOM` above (as fractions of that span). A blow-up to
-    ``4 x best`` or to thousands is cut there instead of stretching the axis. A curve whose
-    descent is smaller than the diagnosis's ``MIN_RELATIVE_DEPTH`` of its level has no descent
-    to show and sets no limit; ``None`` when no curve has one (a curve that only rises, a flat
-    one, no points at all): then matplotlib's own autoscaling shows the curve better.
-    """
-    descents = [descent for curve in curves if (descent := _descent(curve)) is not None]
-    if not descents:
-        return None
-    bottom, top = min(low for low, _ in descents), max(high for _, high in descents)
-    span = top - bottom
-    return bottom - FOOTROOM * span, top + HEADROOM * span
-
-
-def _descent(curve: np.ndarray) -> tuple[float, float] | None:
-    """``(bottom, top)`` of the curve's descent to its minimum; ``None`` if it barely descends."""
-    finite = np.asarray(curve, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if not len(finite):
-        return None
-    lowest = int(np.argmin(finite))
-    bottom, top = float(finite[lowest]), float(finite[: lowest + 1].max())
-    return (bottom, top) if top - bottom > MIN_RELATIVE_DEPTH * abs(top) else None
-
-
 def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.get_figure(), ax
@@ -123,42 +90,26 @@ def _figure_and_axes(ax: Axes | None) -> tuple[Figure, Axes]:
 
 
 def _mark_suggestions(ax: Axes, result: LRFindResult) -> None:
-    """A vertical line per rule with a finite suggestion; the chosen rule's solid and thick.
-
-    When the rate handed to the fit differs from the suggestion (``lr_factor`` != 1) it gets a
-    black dotted line of its own, since that is the rate the real fit peaks at.
-    """
-    for index, (rule, lr) in enumerate(result.suggestions.items()):
-        if lr is None or not math.isfinite(lr):
-            continue
-        chosen = rule == result.rule
+    """A vertical line per :func:`~pl_lrfind.curve_view.marks` entry, with its legend label."""
+    for mark in marks(result):
+        chosen = mark.style == "solid"
         ax.axvline(
-            lr,
-            color=RULE_COLORS[index % len(RULE_COLORS)],
-            linestyle="-" if chosen else "--",
-            linewidth=2.2 if chosen else 1.2,
-            label=f"{rule}{' (chosen)' if chosen else ''}: {format_lr(lr)}",
+            mark.lr,
+            color=mark.color,
+            linestyle=LINESTYLES[mark.style],
+            linewidth=mark.width,
+            label=mark.label,
             zorder=2.5 if chosen else 2,
         )
-    if result.chosen_lr is not None and result.chosen_lr != result.suggestion:
-        ax.axvline(
-            result.chosen_lr, color="black", linestyle=":", linewidth=1.5, label=f"used: {format_lr(result.chosen_lr)}"
-        )
 
 
-def _title(result: LRFindResult) -> str:
-    first = f"lr_find: {result.rule} suggests {format_lr(result.suggestion)}"
-    second = f"stopped: {result.stop_reason.value} after {result.num_steps_taken} steps, diagnosis: {result.diagnosis}"
-    return f"{first}\n{second}"
-
-
-def _finish_axes(ax: Axes, title: str, curves: Sequence[np.ndarray]) -> None:
+def _finish_axes(ax: Axes, heading: str, curves: Sequence[np.ndarray]) -> None:
     """Log-scaled rate axis, labels, title, legend, and y limits that ignore the blow-up."""
     ax.set_xscale("log")
     ax.xaxis.set_minor_locator(LogLocator(subs=MINOR_TICKS))
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize="medium")
+    ax.set_xlabel(X_LABEL)
+    ax.set_ylabel(Y_LABEL)
+    ax.set_title(heading, fontsize="medium")
     ax.grid(True, which="major", alpha=0.3)
     limits = loss_limits(curves)
     if limits is not None:

@@ -2,7 +2,7 @@
 
 Three functions that take a writer as their first argument: a
 ``torch.utils.tensorboard.SummaryWriter``, a ``tensorboardX`` one, or anything else with
-``add_scalar``, ``add_figure`` and ``add_text`` (see :class:`SummaryWriterLike`). Plain
+``add_scalar``, ``add_image`` and ``add_text`` (see :class:`SummaryWriterLike`). Plain
 functions rather than a class because there is no state to keep: the writer is the state. In
 the callback the writer is opened and closed by :class:`pl_lrfind.curve_log.CurveLog`.
 
@@ -45,7 +45,9 @@ class SummaryWriterLike(Protocol):
 
     def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> Any: ...
 
-    def add_figure(self, tag: str, figure: Any, global_step: int | None = None, close: bool = True) -> Any: ...
+    def add_image(
+        self, tag: str, img_tensor: Any, global_step: int | None = None, *, dataformats: str = "CHW"
+    ) -> Any: ...
 
     def add_text(self, tag: str, text_string: str, global_step: int | None = None) -> Any: ...
 
@@ -58,16 +60,18 @@ def log_step(writer: SummaryWriterLike, step: int, lr: float, loss: float, smoot
 
 
 def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
-    """The finished test: the plot, a summary to read, and the full result to recover.
+    """The finished test: the picture, a summary to read, and the full result to recover.
 
-    The summary (markdown) is for a person in TensorBoard's text tab. The result JSON under
+    The picture is :func:`pl_lrfind.tb_image.render_result`'s (Pillow, not matplotlib: it is
+    drawn inside the fit). The summary (markdown) is for a person in TensorBoard's text tab.
+    The result JSON under
     :data:`RESULT_TAG` is for :func:`pl_lrfind.tb_reader.read_runs`; it is indented as a markdown
     code block so that it also displays legibly, and it parses back to exactly the result
     written (floats keep their shortest round-tripping repr).
     """
-    from .plotting import plot_result  # matplotlib is imported when a figure is drawn, not before
+    from .tb_image import render_result  # Pillow is imported when a picture is drawn, not before
 
-    writer.add_figure(stage_tag(CURVE_TAG, stage), plot_result(result), global_step=step, close=False)
+    writer.add_image(stage_tag(CURVE_TAG, stage), render_result(result), global_step=step, dataformats="HWC")
     writer.add_text(stage_tag(SUMMARY_TAG, stage), summary_markdown(result), global_step=step)
     writer.add_text(stage_tag(RESULT_TAG, stage), CODE_INDENT + result.to_json(), global_step=step)
 

@@ -9,7 +9,8 @@ from helpers import PNG_MAGIC, synthetic_result
 from matplotlib.figure import Figure
 
 from pl_lrfind.core import RangeTest, StopReason, format_lr
-from pl_lrfind.plotting import loss_limits, plot_result, plot_runs
+from pl_lrfind.curve_view import loss_limits
+from pl_lrfind.plotting import plot_result, plot_runs
 
 
 def suggestion_lines(ax) -> dict[str, list[float]]:
