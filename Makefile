@@ -33,4 +33,4 @@ lint: $(STAMP)
 
 # The venv, and every run directory the demo, the notebook and a fit without default_root_dir can write.
 clean:
-	rm -rf $(VENV) pl_lrfind_runs lightning_logs notebooks/walkthrough_runs notebooks/lightning_logs .pytest_cache
+	rm -rf $(VENV) pl_lrfind_runs lightning_logs notebooks/walkthrough_runs notebooks/lightning_logs .pytest_cache benchmarks/.cache

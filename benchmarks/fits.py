@@ -1,7 +1,8 @@
 """Every kind of fit the benchmark makes, each a real Lightning ``trainer.fit`` on the CPU.
 
 - :func:`one_cycle_fit`: one-cycle at a given peak rate, built by :func:`pl_lrfind.schedule.one_cycle`
-  with the callback's defaults: the grid oracle, and the fit each rule's suggestion gets.
+  with the callback's defaults: the grid oracle, and the fit each rule's suggestion gets;
+  :func:`traced_one_cycle_fit` also returns the best validation loss seen at the checks along the way.
 - :func:`finder_fit`: ``LRFinderCallback`` end to end: the range test, then the one-cycle fit
   it chains into, in one ``fit``.
 - :func:`lightning_suggestion`: Lightning's own ``Tuner.lr_find(...).suggestion()``, run for real.
@@ -9,6 +10,8 @@
 
 Each returns plain numbers (validation loss, rates, curves) so results travel between processes
 and into JSON. A fit that ends with a non-finite validation loss counts as diverged (``inf``).
+Tasks are looked up in ``ALL_TASKS``: the seven calibration tasks and the regimes of the budget
+benchmark (fresh data, fine-tuning).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from torch.utils.data import DataLoader
 
 from pl_lrfind import LRFinderCallback
 from pl_lrfind.schedule import one_cycle
+from pl_lrfind.stage import Phase
 
-from .tasks import TASKS, Task
+from .tasks import ALL_TASKS, Task
 
 STARTING_LR = {"Adam": 1e-3, "AdamW": 1e-3, "SGD": 1e-2}
 """The rate a user would type before running a finder, by optimizer: Lightning's finder starts
@@ -39,7 +43,7 @@ class TaskModule(pl.LightningModule):
         self.task = task
         self.lr = lr
         self.schedule = schedule
-        self.epochs = task.epochs * budget
+        self.budget = budget
         self.net = task.model()
 
     def forward(self, x):
@@ -50,7 +54,7 @@ class TaskModule(pl.LightningModule):
         return self.task.loss(self(x), y)
 
     def configure_optimizers(self):
-        total = self.epochs * self.task.steps_per_epoch()
+        total = self.task.epochs_for(self.budget) * self.task.steps_per_epoch(self.budget)
         if self.schedule == "prodigy":
             from prodigyopt import Prodigy
 
@@ -79,7 +83,7 @@ class TaskModule(pl.LightningModule):
 def trainer(root: str, task: Task, callbacks=(), budget: int = 1, **overrides) -> pl.Trainer:
     """A quiet CPU Trainer for ``budget`` times ``task``'s epochs; ``overrides`` are further Trainer arguments."""
     settings = dict(
-        max_epochs=task.epochs * budget,
+        max_epochs=task.epochs_for(budget),
         accelerator="cpu",
         devices=1,
         logger=False,
@@ -94,9 +98,9 @@ def trainer(root: str, task: Task, callbacks=(), budget: int = 1, **overrides) -
     return pl.Trainer(**settings)
 
 
-def train_loader(task: Task, seed: int) -> DataLoader:
+def train_loader(task: Task, seed: int, budget: int = 1) -> DataLoader:
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(task.data()[0], batch_size=task.batch_size, shuffle=True, generator=generator)
+    return DataLoader(task.train_set(budget), batch_size=task.batch_size, shuffle=True, generator=generator)
 
 
 def _model(task: Task, seed: int, lr: float, schedule: str = "constant", budget: int = 1) -> TaskModule:
@@ -116,26 +120,61 @@ def validation_loss(module: TaskModule) -> float:
     return loss if math.isfinite(loss) else math.inf
 
 
-def one_cycle_fit(task_name: str, seed: int, peak_lr: float, budget: int = 1) -> float:
-    """Validation loss after a one-cycle fit peaking at ``peak_lr``, over ``budget`` times the task's epochs."""
-    task = TASKS[task_name]
+class ValidationTrace(pl.Callback):
+    """The validation loss every ``task.steps_per_check()`` steps of the real fit (a 1x epoch).
+
+    The best of them is what a user with ``ModelCheckpoint(monitor="val_loss")`` keeps. With a
+    finder, only the real fit's steps count: the range test's weights are thrown away.
+    """
+
+    def __init__(self, finder: LRFinderCallback | None = None) -> None:
+        self.finder = finder
+        self.steps = 0
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.finder is not None and self.finder.phase is not Phase.TRAINING:
+            return
+        self.steps += 1
+        if self.steps % module.task.steps_per_check() == 0:
+            self.losses.append(validation_loss(module))
+            module.train()
+
+    def best(self, final: float) -> float:
+        return min([*self.losses, final])
+
+
+def traced_one_cycle_fit(task_name: str, seed: int, peak_lr: float, budget: int = 1) -> dict:
+    """A one-cycle fit peaking at ``peak_lr`` over ``budget`` times the task's length: the final
+    validation loss, and the best one of the checks along the way."""
+    task = ALL_TASKS[task_name]
     module = _model(task, seed, peak_lr, "one_cycle", budget)
+    trace = ValidationTrace()
     with tempfile.TemporaryDirectory() as root:
-        trainer(root, task, budget=budget).fit(module, train_loader(task, seed))
-    return validation_loss(module)
+        trainer(root, task, [trace], budget=budget).fit(module, train_loader(task, seed, budget))
+    final = validation_loss(module)
+    return {"val_loss": final, "best_val_loss": trace.best(final)}
+
+
+def one_cycle_fit(task_name: str, seed: int, peak_lr: float, budget: int = 1) -> float:
+    """Validation loss after a one-cycle fit peaking at ``peak_lr``, over ``budget`` times the task's length."""
+    return traced_one_cycle_fit(task_name, seed, peak_lr, budget)["val_loss"]
 
 
 def finder_fit(task_name: str, seed: int, then: str = "one_cycle", budget: int = 1, **finder_settings) -> dict:
-    """The callback end to end; returns its result and the validation loss of the chained fit."""
-    task = TASKS[task_name]
-    module = _model(task, seed, starting_lr(task))
+    """The callback end to end; returns its result and the validation loss of the chained fit
+    (final, and the best of the checks along the real fit)."""
+    task = ALL_TASKS[task_name]
+    module = _model(task, seed, starting_lr(task), budget=budget)
     finder = LRFinderCallback(then=then, log_to_tensorboard=False, verbose=False, **finder_settings)
+    trace = ValidationTrace(finder)
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "lr_find .*")
-        trainer(root, task, [finder], budget=budget).fit(module, train_loader(task, seed))
+        trainer(root, task, [finder, trace], budget=budget).fit(module, train_loader(task, seed, budget))
     out = {"result": finder.result.to_dict()}
     if then != "stop":
         out["val_loss"] = validation_loss(module)
+        out["best_val_loss"] = trace.best(out["val_loss"])
     return out
 
 
@@ -154,7 +193,7 @@ def second_stage_fit(task_name: str, seed: int, first_peak_lr: float, peak_lr: f
     ``None``, ``LRFinderCallback`` end to end on the trained model (fastai's second ``fit``).
     Returns the validation loss after stage two, and the finder's result when it ran.
     """
-    task = TASKS[task_name]
+    task = ALL_TASKS[task_name]
     module = _first_stage(task, seed, first_peak_lr)
     module.eval()
     out: dict = {"first_val_loss": validation_loss(module)}
@@ -183,7 +222,7 @@ def lightning_suggestion(task_name: str, seed: int) -> dict:
     """
     from pytorch_lightning.tuner import Tuner
 
-    task = TASKS[task_name]
+    task = ALL_TASKS[task_name]
     module = _model(task, seed, starting_lr(task))
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -207,7 +246,7 @@ def _schedulefree_batchnorm(module: TaskModule, loader: DataLoader, batches: int
 
 def lr_free_fit(task_name: str, seed: int, optimizer: str) -> float:
     """Validation loss with ``optimizer`` in ``("prodigy", "schedulefree")``; no rate to choose."""
-    task = TASKS[task_name]
+    task = ALL_TASKS[task_name]
     module = _model(task, seed, 1.0, optimizer)
     with tempfile.TemporaryDirectory() as root:
         fitted = trainer(root, task)

@@ -10,8 +10,12 @@ are compared on the same validation set.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -33,8 +37,25 @@ class Task:
     batch_size: int
     epochs: int
     weight_decay: float = 0.0  # also given to the learning-rate-free optimizers
+    fresh: Callable[[int], TensorDataset] | None = None
+    """For a task whose every step sees new samples: ``budget -> training set`` of ``budget`` times
+    ``epochs`` times ``len(data()[0])`` samples, trained in one pass. A longer budget then adds
+    data, not passes over the same data."""
+    guess: float = -2.0
+    """log10 of a peak rate to centre a first grid on when the oracle has not seen the task."""
 
-    def steps_per_epoch(self) -> int:
+    def train_set(self, budget: int = 1) -> TensorDataset:
+        return self.fresh(budget) if self.fresh else self.data()[0]
+
+    def epochs_for(self, budget: int = 1) -> int:
+        """Passes over :meth:`train_set` in a fit of ``budget`` times the task's length."""
+        return 1 if self.fresh else self.epochs * budget
+
+    def steps_per_epoch(self, budget: int = 1) -> int:
+        return -(-len(self.train_set(budget)) // self.batch_size)
+
+    def steps_per_check(self) -> int:
+        """Optimizer steps between two validation checks: one pass over ``data()[0]``, a 1x epoch."""
         return -(-len(self.data()[0]) // self.batch_size)
 
 
@@ -246,3 +267,211 @@ TASKS: dict[str, Task] = {
         ),
     )
 }
+
+
+# Regimes the seven tasks above do not cover, for the budget benchmark (``benchmarks.budgets``):
+# a stream of fresh data, where a longer fit adds samples instead of passes, and fine-tuning of a
+# network the benchmark pretrains itself. The rule is calibrated on TASKS only; these test it.
+
+FRESH_CHUNK = 1600
+"""Samples per "epoch" of the fresh-data task: the size of ``friedman_mlp_adamw``'s training set."""
+
+
+@functools.cache
+def _friedman_scale() -> tuple[float, float]:
+    """Mean and standard deviation of Friedman #1's target, from a fixed reference sample."""
+    from sklearn.datasets import make_friedman1
+
+    _, y = make_friedman1(n_samples=100_000, noise=1.0, random_state=12345)
+    return float(y.mean()), float(y.std())
+
+
+def _friedman_sample(n: int, random_state: int) -> TensorDataset:
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n_samples=n, noise=1.0, random_state=random_state)
+    mean, std = _friedman_scale()
+    x = (torch.tensor(x, dtype=torch.float32) - 0.5) * 12**0.5  # uniform on [0, 1] -> mean 0, variance 1
+    return TensorDataset(x, ((torch.tensor(y, dtype=torch.float32) - mean) / std).unsqueeze(1))
+
+
+@functools.cache
+def friedman_stream() -> Data:
+    """One chunk of training samples (its size sets the steps between validation checks) and a fixed validation set."""
+    return _friedman_sample(FRESH_CHUNK, 1), _friedman_sample(400, 0)
+
+
+@functools.cache
+def friedman_stream_train(budget: int) -> TensorDataset:
+    """Fresh samples for a whole fit: 6 chunks per budget unit, none shared with another budget's."""
+    return _friedman_sample(FRESH_CHUNK * 6 * budget, 1000 + budget)
+
+
+def _subset(data: Data, keep: Callable[[torch.Tensor], torch.Tensor], relabel: int = 0) -> Data:
+    """The samples of a split whose labels pass ``keep``, labels shifted down by ``relabel``."""
+    out = []
+    for part in data:
+        x, y = part.tensors
+        mask = keep(y)
+        out.append(TensorDataset(x[mask], y[mask] - relabel))
+    return tuple(out)
+
+
+@functools.cache
+def digits_low() -> Data:
+    """Digits 0-4 of the fixed split: what the fine-tuned CNN was pretrained on."""
+    return _subset(digits_images(), lambda y: y < 5)
+
+
+@functools.cache
+def digits_high() -> Data:
+    """Digits 5-9, labelled 0-4: the fine-tuning task, unseen in pretraining."""
+    return _subset(digits_images(), lambda y: y >= 5, relabel=5)
+
+
+@functools.cache
+def token_minority() -> Data:
+    """New sequences labelled by which of tokens 5, 6, 7 occurs most: the transformer's fine-tuning task.
+
+    Half as many sequences as its pretraining task (:func:`token_majority`), and the same tenth
+    of labels redrawn at random.
+    """
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, 8, (2000, 16), generator=g)
+    counts = torch.stack([(tokens == t).sum(1) for t in (5, 6, 7)], 1)
+    labels = (counts - torch.arange(3) * 0.1).argmax(1)
+    noisy = torch.rand(len(labels), generator=g) < 0.1
+    labels[noisy] = torch.randint(0, 3, (int(noisy.sum()),), generator=g)
+    return _split(tokens, labels)
+
+
+def cache_dir() -> Path:
+    """Where pretrained weights are kept: ``$BENCH_CACHE``, else ``benchmarks/.cache`` (git ignores it)."""
+    return Path(os.environ.get("BENCH_CACHE") or Path(__file__).parent / ".cache")
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """A deterministic one-cycle pretraining run whose weights a fine-tuning task starts from."""
+
+    name: str
+    model: Callable[[], nn.Module]
+    data: Callable[[], Data]
+    optimizer: Callable[..., torch.optim.Optimizer]
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    batch_size: int
+    epochs: int
+    peak_lr: float
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """The trained weights: trained once (seed 0, one thread), then read from :func:`cache_dir`.
+
+        The file is written under a temporary name and renamed, so two workers that train it at
+        the same time leave one whole file. Its name holds a hash of the recipe and torch's
+        version, so a changed recipe trains again.
+        """
+        recipe = repr((self.name, self.batch_size, self.epochs, self.peak_lr, torch.__version__))
+        path = cache_dir() / f"{self.name}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.pt"
+        if path.exists():
+            return torch.load(path)
+        state = self._train()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as file:
+            torch.save(state, file)
+        os.replace(file.name, path)
+        return state
+
+    def _train(self) -> dict[str, torch.Tensor]:
+        from torch.utils.data import DataLoader
+
+        from pl_lrfind.schedule import one_cycle
+
+        threads = torch.get_num_threads()
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            torch.set_num_threads(1)
+            try:
+                model = self.model()
+                optimizer = self.optimizer(model.parameters(), self.peak_lr)
+                loader = DataLoader(
+                    self.data()[0], self.batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+                )
+                schedule = one_cycle(optimizer, self.peak_lr, self.epochs * len(loader))
+                model.train()
+                for _ in range(self.epochs):
+                    for x, y in loader:
+                        optimizer.zero_grad()
+                        self.loss(model(x), y).backward()
+                        optimizer.step()
+                        schedule.step()
+            finally:
+                torch.set_num_threads(threads)
+        return model.state_dict()
+
+
+# Pretrained at the 1x optimum of their own tasks (oracle.json: digits_cnn_sgd 1e-1.5,
+# tokens_transformer_adamw 1e-1.75), for as long as those tasks train.
+CNN_ON_DIGITS_LOW = Pretraining("cnn_digits_0to4", digits_cnn, digits_low, _sgd(), _xent, 64, 8, 10**-1.5)
+TRANSFORMER_ON_MAJORITY = Pretraining(
+    "transformer_token_majority", TinyTransformer, token_majority, _adamw(0.01), _xent, 64, 5, 10**-1.75
+)
+
+
+def finetune_cnn() -> nn.Module:
+    """The pretrained digits CNN with a new five-way head (initialised from the fit's seed)."""
+    model = digits_cnn()
+    model.load_state_dict(CNN_ON_DIGITS_LOW.state())
+    model[-1] = nn.Linear(model[-1].in_features, 5)
+    return model
+
+
+def finetune_transformer() -> nn.Module:
+    """The pretrained transformer with a new three-way head (initialised from the fit's seed)."""
+    model = TinyTransformer()
+    model.load_state_dict(TRANSFORMER_ON_MAJORITY.state())
+    model.head = nn.Linear(model.head.in_features, 3)
+    return model
+
+
+REGIME_TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task(
+            "friedman_fresh_mlp_adamw",
+            "regression MLP on a stream of fresh Friedman #1 samples (none seen twice), AdamW wd 0.01, batch 32",
+            friedman_stream,
+            lambda: _mlp(10, 64, 64, 1),
+            _adamw(0.01),
+            _mse,
+            32,
+            6,
+            weight_decay=0.01,
+            fresh=friedman_stream_train,
+            guess=-1.75,
+        ),
+        Task(
+            "digits_cnn_finetune_sgd",
+            "BatchNorm CNN pretrained on digits 0-4, new head, fine-tuned on digits 5-9; SGD momentum 0.9, batch 16",
+            digits_high,
+            finetune_cnn,
+            _sgd(),
+            _xent,
+            16,
+            6,
+            guess=-2.0,
+        ),
+        Task(
+            "tokens_transformer_finetune_adamw",
+            "transformer pretrained on token counts, new head, fine-tuned on a new labelling; AdamW wd 0.01, batch 32",
+            token_minority,
+            finetune_transformer,
+            _adamw(0.01),
+            _xent,
+            32,
+            5,
+            weight_decay=0.01,
+            guess=-2.5,
+        ),
+    )
+}
+ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS}

@@ -87,3 +87,38 @@ def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_pa
     assert cell["best_mean_loss"] < cell["first_val_loss"] * 1.5  # stage two started from a trained model
     (curve,) = cell["ours"]["curve"]
     assert len(curve["lrs"]) >= 5 and cell["ours"]["diagnosis"][0] in ("no_descent", "too_noisy", "ok")
+
+
+def test_a_fine_tuning_task_pretrains_once_into_the_cache_and_is_scored_on_its_best_check(tmp_path, monkeypatch):
+    from benchmarks.tasks import CNN_ON_DIGITS_LOW
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))  # spawned workers inherit it
+    task = "digits_cnn_finetune_sgd"
+    out = tmp_path / "budgets.json"
+    budgets.main(["--budget", "1", "--tasks", task, "--grid-seeds", "1", "--seeds", "1", "--out", str(out)])
+    (cached,) = (tmp_path / "cache").iterdir()  # one pretraining, shared by every worker's fits
+    assert cached.name.startswith(CNN_ON_DIGITS_LOW.name) and cached.suffix == ".pt"
+    cell = json.loads(out.read_text())["budgets"]["1"][task]
+    assert cell["log10_lr"][0] < cell["best_log10_lr"] < cell["log10_lr"][-1]
+    assert cell["best_epoch"]["best_mean_loss"] <= cell["best_mean_loss"]
+    (final,), (best,) = cell["ours"]["val_loss"], cell["ours"]["best_val_loss"]
+    assert best <= final < 0.5  # fine-tuned, and the best check is no worse than the end
+
+
+def test_pretraining_is_deterministic():
+    from benchmarks.tasks import TRANSFORMER_ON_MAJORITY
+
+    first, second = TRANSFORMER_ON_MAJORITY._train(), TRANSFORMER_ON_MAJORITY._train()
+    assert all(first[name].equal(second[name]) for name in first)
+
+
+def test_the_fresh_data_task_adds_samples_not_passes():
+    from benchmarks.tasks import REGIME_TASKS
+
+    task = REGIME_TASKS["friedman_fresh_mlp_adamw"]
+    one, four = task.train_set(1), task.train_set(4)
+    assert task.epochs_for(4) == task.epochs_for(1) == 1
+    assert len(four) == 4 * len(one) == 4 * task.epochs * len(task.data()[0])
+    assert task.steps_per_epoch(4) == 4 * task.epochs * task.steps_per_check()
+    seen = {tuple(row.tolist()) for row in one.tensors[0]}
+    assert not seen & {tuple(row.tolist()) for row in four.tensors[0]}  # no sample shared between budgets
