@@ -80,8 +80,8 @@ class _Canvas:
     def __init__(self, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
         self.image = Image.new("RGB", SIZE, WHITE)
         self.draw = ImageDraw.Draw(self.image)
-        self.font = ImageFont.load_default(size=FONT_SIZE)
-        self.title_font = ImageFont.load_default(size=TITLE_FONT_SIZE)
+        self.font = _font(FONT_SIZE)
+        self.title_font = _font(TITLE_FONT_SIZE)
         self.log_x = (math.log10(x_range[0]), math.log10(x_range[1]))
         self.y_range = y_range
 
@@ -217,6 +217,14 @@ class _Canvas:
         ImageDraw.Draw(label).text((1 - x0, 1 - y0), text, fill=BLACK, font=self.font)
         label = label.rotate(90, expand=True)
         self.image.paste(label, (round(at[0] - label.width / 2), round(at[1] - label.height / 2)))
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's own scalable font; its small bitmap font on a Pillow built without FreeType."""
+    try:
+        return ImageFont.load_default(size=size)
+    except ImportError:
+        return ImageFont.load_default()
 
 
 def _lr_range(lrs: np.ndarray, found: Iterable[Mark]) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 
 import pytorch_lightning as pl
 from helpers import Classifier, accumulate, fit, loader
@@ -83,7 +84,7 @@ def test_a_second_stage_logs_under_its_own_tags_and_reads_back_as_its_own_run(tm
     assert len(events.Scalars("lr_find/stage2/loss")) == second.num_steps_taken
     # The schedule is logged every log_every_n_steps steps of the real fit (its 1st, 6th, 11th and 16th here).
     logged = [event.step for event in events.Scalars("lr_find/stage2/fit/lr")]
-    assert len(logged) == 4 and [b - a for a, b in zip(logged, logged[1:])] == [5, 5, 5]
+    assert len(logged) == 4 and [b - a for a, b in pairwise(logged)] == [5, 5, 5]
     assert len(events.Images("lr_find/curve")) == len(events.Images("lr_find/stage2/curve")) == 1
 
     runs = read_runs(tmp_path)
