@@ -29,6 +29,7 @@ from typing_extensions import override
 
 from . import _lightning
 from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
+from .core.budget import BUDGET_EXPONENT, budget_factor
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
@@ -91,7 +92,12 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ``torch.optim.lr_scheduler.OneCycleLR`` peaking at the chosen rate over exactly the
             steps the Trainer would have run; ``"set"`` applies the chosen rate and keeps the
             user's own schedulers; ``"stop"`` ends the fit after the test.
-        lr_factor: the chosen rate is ``suggestion * lr_factor``.
+        lr_factor: the chosen rate is ``suggestion * budget_factor * lr_factor``.
+        budget_exponent: how the chosen rate follows the length of the real fit: a fit of
+            more than :data:`~pl_lrfind.core.budget.REFERENCE_STEPS` optimizer steps gets the
+            suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
+            at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read.
+            See :mod:`pl_lrfind.core.budget` for the measurement behind the default.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
@@ -123,6 +129,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         steps_per_lr: int = 1,
         then: str = "one_cycle",
         lr_factor: float = 1.0,
+        budget_exponent: float = BUDGET_EXPONENT,
         pct_start: float = 0.25,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
@@ -140,6 +147,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
         check_positive("lr_factor", lr_factor)
+        budget_factor(None, budget_exponent)  # validates it
         check_positive("div_factor", div_factor)
         check_positive("final_div_factor", final_div_factor)
         if not 0.0 < pct_start < 1.0:
@@ -161,6 +169,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         )
         self.then = then
         self.lr_factor = lr_factor
+        self.budget_exponent = budget_exponent
         self.one_cycle_settings = dict(
             pct_start=pct_start,
             div_factor=div_factor,
@@ -379,7 +388,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         result.settings.update(snapshot=test.snapshot.target, snapshot_bytes=test.snapshot.nbytes)
         readable = result.diagnosis not in UNREADABLE
         if result.suggestion is not None and readable and self.then != "stop" and reason is None:
-            result.chosen_lr = result.suggestion * self.lr_factor
+            factor = budget_factor(self.budget.real_steps, self.budget_exponent)
+            result.settings.update(budget_steps=self.budget.real_steps, budget_factor=factor)
+            result.chosen_lr = result.suggestion * factor * self.lr_factor
         self.results.append(result)
         if self._log is not None:
             self._log.result(result, trainer.global_step)

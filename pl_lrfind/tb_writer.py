@@ -105,8 +105,15 @@ def summary_markdown(result: LRFindResult) -> str:
     rules = "\n".join(f"| {rule} | {format_lr(lr)} |" for rule, lr in result.suggestions.items())
     return (
         f"**chosen learning rate:** {format_lr(result.chosen_lr)} "
-        f"(rule `{result.rule}` suggests {format_lr(result.suggestion)})\n\n"
+        f"(rule `{result.rule}` suggests {format_lr(result.suggestion)}{_budget_note(result)})\n\n"
         f"| rule | suggestion |\n|---|---|\n{rules}\n\n"
         f"**stopped:** {result.stop_reason.value} after {result.num_steps_taken} steps\n\n"
         f"**diagnosis:** `{result.diagnosis}`: {result.advice}"
     )
+
+
+def _budget_note(result: LRFindResult) -> str:
+    factor = result.settings.get("budget_factor")
+    if factor is None or factor == 1.0:
+        return ""
+    return f"; x{factor:.3g} for a {result.settings['budget_steps']}-step fit"

@@ -25,6 +25,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from pl_lrfind import LRFinderCallback, StopReason
 from pl_lrfind.callback import UnsupportedSetupError
 from pl_lrfind.core import lr_ladder
+from pl_lrfind.core.budget import BUDGET_EXPONENT, REFERENCE_STEPS
 
 
 class TestLadder:
@@ -137,6 +138,30 @@ class TestHandOver:
         assert trainer.global_step == 30
         assert finder.scheduler.total_steps == 20
         assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * 0.5)
+
+    def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(self):
+        """460 real steps are twice REFERENCE_STEPS: the one-cycle peaks at suggestion * 2**-0.8 * lr_factor."""
+        steps = 2 * REFERENCE_STEPS
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
+        probe = StepProbe(finder)
+        fit(Classifier(), finder, probe, max_steps=steps, max_epochs=-1)
+        result = finder.result
+        assert result.settings["budget_steps"] == steps == finder.scheduler.total_steps
+        assert result.settings["budget_factor"] == pytest.approx(2**-BUDGET_EXPONENT)
+        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-BUDGET_EXPONENT * 0.5)
+        assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
+        assert f"to a {steps}-step fit" in result.summary()
+
+    @pytest.mark.parametrize("then", ["one_cycle", "set"])
+    def test_budget_exponent_zero_hands_the_suggestion_as_read(self, then):
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=0.0, then=then)
+        probe = StepProbe(finder)
+        fit(Classifier(), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        assert finder.result.chosen_lr == finder.result.suggestion
+        rates = probe.rates("training")
+        assert (max(rates) if then == "one_cycle" else rates[0]) == pytest.approx(finder.result.suggestion, rel=1e-3)
 
     def test_one_cycle_cycles_momentum_and_keeps_group_ratios(self):
         pl.seed_everything(0)
@@ -294,6 +319,7 @@ class TestBadSetups:
             ("lr_factor", 0.0, "lr_factor must be a positive"),
             ("pct_start", 1.0, "pct_start must lie in"),
             ("snapshot", "gpu", "snapshot must be one of"),
+            ("budget_exponent", -0.5, "budget_exponent must be a finite number >= 0"),
         ],
     )
     def test_bad_arguments_fail_at_construction(self, name, value, match):

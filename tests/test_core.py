@@ -19,6 +19,7 @@ from pl_lrfind.core import (
     lr_ladder,
     suggest,
 )
+from pl_lrfind.core.budget import BUDGET_CAP, BUDGET_EXPONENT, REFERENCE_STEPS, budget_factor
 from pl_lrfind.core.range_test import grace_steps
 
 
@@ -225,3 +226,28 @@ class TestResult:
 def test_bad_settings_fail_fast_naming_the_argument(name, value, match):
     with pytest.raises(ValueError, match=match):
         RangeTest(**{name: value})
+
+
+class TestBudget:
+    """The suggestion is lowered for fits longer than the benchmark's, as measured (pl_lrfind.core.budget)."""
+
+    def test_a_fit_no_longer_than_the_reference_or_open_ended_keeps_the_suggestion(self):
+        assert budget_factor(None) == budget_factor(1) == budget_factor(REFERENCE_STEPS) == 1.0
+
+    def test_a_longer_budget_lowers_the_rate_by_the_measured_exponent_up_to_the_cap(self):
+        factors = [budget_factor(REFERENCE_STEPS * multiple) for multiple in (1, 4, 16, 64)]
+        assert factors[1] == pytest.approx(4**-BUDGET_EXPONENT)
+        assert factors[2] == pytest.approx(16**-BUDGET_EXPONENT)  # about a decade lower at 16x
+        assert factors[3] == factors[2] == pytest.approx(BUDGET_CAP**-BUDGET_EXPONENT)  # no further than measured
+        assert factors == sorted(factors, reverse=True)
+
+    def test_a_longer_budget_moves_the_rate_handed_to_the_fit_down_a_real_curve(self):
+        lrs, losses = synthetic_curve()
+        suggestion = run_test(losses, min_lr=1e-6, max_lr=10.0, num_steps=100).suggestion
+        short, long = (suggestion * budget_factor(steps) for steps in (200, 16 * REFERENCE_STEPS))
+        assert short == suggestion and math.log10(short / long) == pytest.approx(BUDGET_EXPONENT * math.log10(16))
+
+    def test_exponent_zero_switches_it_off_and_a_negative_one_is_refused(self):
+        assert budget_factor(10**6, exponent=0.0) == 1.0
+        with pytest.raises(ValueError, match="budget_exponent must be a finite number >= 0"):
+            budget_factor(1000, exponent=-0.1)

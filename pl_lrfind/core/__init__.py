@@ -3,6 +3,7 @@
 Nothing in this package imports Lightning or touches a model; it works on plain numbers.
 """
 
+from .budget import BUDGET_EXPONENT, budget_factor
 from .curve import MIN_POINTS, Curve
 from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
@@ -13,6 +14,7 @@ from .smoothing import DebiasedEMA, centered_smooth, debiased_ema
 from .stop import StopReason, has_diverged
 
 __all__ = [
+    "BUDGET_EXPONENT",
     "DEFAULT_RULE",
     "MODES",
     "RULES",
@@ -25,6 +27,7 @@ __all__ = [
     "Rule",
     "StopReason",
     "UNREADABLE",
+    "budget_factor",
     "centered_smooth",
     "debiased_ema",
     "diagnose",

@@ -30,7 +30,8 @@ class LRFindResult:
     ``steps_per_lr`` optimizer steps, and across ranks under DDP) and ``smoothed_losses[i]``
     the debiased EMA the stop rule watched. ``suggestion`` is the chosen ``rule``'s answer,
     ``suggestions`` every rule's answer on the same curve, and ``chosen_lr`` the rate handed
-    to the real fit (the suggestion times ``lr_factor``), or ``None`` when none was.
+    to the real fit (the suggestion times the budget factor of :mod:`pl_lrfind.core.budget`,
+    recorded in ``settings["budget_factor"]``, times ``lr_factor``), or ``None`` when none was.
     """
 
     lrs: list[float]
@@ -73,8 +74,13 @@ class LRFindResult:
 
     def summary(self) -> str:
         """One line a person can read in a log."""
+        handed = ""
+        if self.chosen_lr is not None and self.chosen_lr != self.suggestion:
+            handed = f", hands {format_lr(self.chosen_lr)}"
+            if "budget_steps" in self.settings:
+                handed += f" to a {self.settings['budget_steps']}-step fit"
         return (
-            f"lr_find: suggestion {format_lr(self.suggestion)} ({self.rule}), {self.num_steps_taken} steps, "
+            f"lr_find: suggestion {format_lr(self.suggestion)} ({self.rule}){handed}, {self.num_steps_taken} steps, "
             f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
         )
 
