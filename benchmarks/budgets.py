@@ -66,9 +66,9 @@ def task_cell(task: str, budget: int, centre: float, grid_seeds, finder_seeds) -
     }
 
 
-def ours_end_to_end(task: str, budget: int, seeds) -> dict:
-    """The callback at its defaults, end to end: the rate it handed, the curve's own reading, the losses."""
-    finder = run_jobs(("finder_fit", dict(task_name=task, seed=s, budget=budget)) for s in seeds)
+def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
+    """The callback end to end (defaults, or ``settings``): the rate it handed, the curve's reading, the losses."""
+    finder = run_jobs(("finder_fit", dict(task_name=task, seed=s, budget=budget, **settings)) for s in seeds)
     return {
         "lr": [run["result"]["chosen_lr"] for run in finder],
         "suggestion": [run["result"]["suggestion"] for run in finder],
@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ours-only", action="store_true", help="keep the cells' grids, run only the callback end to end again"
     )
+    parser.add_argument(
+        "--as-read",
+        action="store_true",
+        help="keep the cells, run the callback with budget_exponent=0 (the suggestion as read) into ours_as_read",
+    )
     args = parser.parse_args(argv)
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
@@ -105,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         started = time.perf_counter()
         centre = centre_of(task, oracle, out["budgets"].get("1", {}))
+        if args.as_read:
+            cells[task]["ours_as_read"] = ours_end_to_end(task, args.budget, range(args.seeds), budget_exponent=0.0)
+            continue
         if args.ours_only:
             cells[task]["ours"] = ours_end_to_end(task, args.budget, range(args.seeds))
         else:

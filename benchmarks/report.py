@@ -285,32 +285,56 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
 
     The 1x best peak is the oracle's (10 seeds) for the seven calibration tasks, else the 1x
     cell's of ``budgets.json`` (the regime tasks). Regret is on the final validation loss and on
-    the best check along the fit, each against its own grid's best.
+    the best check along the fit, each against its own grid's best; "as read" is the callback
+    with ``budget_exponent=0`` (the suggestion handed as the curve reads it), same seeds.
     """
     lines = [
         "| task | budget | best peak (1x) | best peak | moved (decades) | the 1x best peak here"
-        " | ours: median rate | ours: regret | ours: worst run | ours: regret, best check |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | ours: median rate | ours: regret | ours: worst run | ours: best check | as read: regret"
+        " | as read: best check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     cells_1x = budgets["budgets"].get("1", {})
+    totals: dict[str, list[float]] = {}
     for budget, cells in sorted(budgets["budgets"].items(), key=lambda item: int(item[0])):
         for task, cell in cells.items():
             best_1x = (oracle.get(task) or cells_1x[task])["best_log10_lr"]
             # What a user who kept the 1x optimum for the longer fit would lose, on this grid.
             at_1x_best = np.interp(best_1x, cell["log10_lr"], cell["mean_loss"]) / cell["best_mean_loss"] - 1
-            losses = np.array(cell["ours"]["val_loss"])
-            regret, worst = losses.mean() / cell["best_mean_loss"] - 1, losses.max() / cell["best_mean_loss"] - 1
-            best_check = "-"
-            if "best_epoch" in cell:
-                best_check = _pct(np.mean(cell["ours"]["best_val_loss"]) / cell["best_epoch"]["best_mean_loss"] - 1)
+            regrets = {}
+            for name in ("ours", "ours_as_read"):
+                if name in cell:
+                    regrets[name] = _cell_regret(cell, cell[name]["val_loss"], "val_loss")
+                    regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
+            for name, value in regrets.items():
+                totals.setdefault(name, []).append(value)
+            worst = max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1
             rates = [lr for lr in cell["ours"]["lr"] if lr is not None]
             median = format_lr(float(np.median(rates))) if rates else "none"
+            ours, ours_best, as_read, as_read_best = (
+                _pct(regrets[name]) if name in regrets else "-"
+                for name in ("ours", "ours best", "ours_as_read", "ours_as_read best")
+            )
             lines.append(
                 f"| {task} | {budget}x | 1e{best_1x:+.2f} | 1e{cell['best_log10_lr']:+.2f}"
-                f" | {cell['best_log10_lr'] - best_1x:+.2f} | {_pct(at_1x_best)} | {median} | {_pct(regret)}"
-                f" | {_pct(worst)} | {best_check} |"
+                f" | {cell['best_log10_lr'] - best_1x:+.2f} | {_pct(at_1x_best)} | {median} | {ours}"
+                f" | {_pct(worst)} | {ours_best} | {as_read} | {as_read_best} |"
+            )
+    lines.append("")
+    for name, label in (("ours", "the default"), ("ours_as_read", "as read (`budget_exponent=0`)")):
+        if name in totals and name + " best" in totals:
+            final, best = totals[name], totals[name + " best"]
+            lines.append(
+                f"- {label}, over {len(final)} cells: final loss mean {_pct(np.mean(final))}, worst"
+                f" {_pct(max(final))}; best check mean {_pct(np.mean(best))}, worst {_pct(max(best))}."
             )
     return lines
+
+
+def _cell_regret(cell: dict, losses: list[float], kind: str) -> float:
+    """Mean of ``losses`` over the grid's best seed-mean of the same ``kind`` (final or best check), minus one."""
+    best = cell["best_mean_loss"] if kind == "val_loss" else cell["best_epoch"]["best_mean_loss"]
+    return float(np.mean(losses)) / best - 1
 
 
 BLOW_UP_OFFSETS = (1.0, 1.5, 2.0, 2.5)

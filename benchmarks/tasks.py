@@ -189,84 +189,86 @@ def _mse(prediction, target):
 
 _xent = nn.functional.cross_entropy
 
-TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Task(
-            "digits_mlp_adam",
-            "MLP 64-128-128-10 on digits, Adam, batch 32, 5 epochs",
-            digits_flat,
-            lambda: _mlp(64, 128, 128, 10),
-            _adam,
-            _xent,
-            32,
-            5,
-        ),
-        Task(
-            "digits_cnn_sgd",
-            "BatchNorm CNN on digits, SGD momentum 0.9, batch 64, 8 epochs",
-            digits_images,
-            digits_cnn,
-            _sgd(),
-            _xent,
-            64,
-            8,
-        ),
-        Task(
-            "friedman_mlp_adamw",
-            "regression MLP on Friedman #1 (noise 1), AdamW wd 0.01, MSE, batch 32, 6 epochs",
-            friedman,
-            lambda: _mlp(10, 64, 64, 1),
-            _adamw(0.01),
-            _mse,
-            32,
-            6,
-            weight_decay=0.01,
-        ),
-        Task(
-            "cancer_batch8_adam",
-            "MLP 30-32-2 on breast cancer, Adam, batch 8 (small-batch tabular), 4 epochs",
-            breast_cancer,
-            lambda: _mlp(30, 32, 2),
-            _adam,
-            _xent,
-            8,
-            4,
-        ),
-        Task(
-            "digits_gru_adam",
-            "GRU(64) reading digits row by row, Adam, batch 32, 5 epochs",
-            digits_rows,
-            RowGRU,
-            _adam,
-            _xent,
-            32,
-            5,
-        ),
-        Task(
-            "classes_dropout_sgd",
-            "MLP 20-256-256-4 with dropout 0.3, SGD momentum 0.9 + wd 5e-4, batch 64, 6 epochs",
-            noisy_classes,
-            lambda: _mlp(20, 256, 256, 4, dropout=0.3),
-            _sgd(weight_decay=5e-4),
-            _xent,
-            64,
-            6,
-            weight_decay=5e-4,
-        ),
-        Task(
-            "tokens_transformer_adamw",
-            "2-layer transformer (width 32, dropout 0.1), 10 % label noise, AdamW wd 0.01, batch 64, 5 epochs",
-            token_majority,
-            TinyTransformer,
-            _adamw(0.01),
-            _xent,
-            64,
-            5,
-            weight_decay=0.01,
-        ),
-    )
-}
+
+def _by_name(*tasks: Task) -> dict[str, Task]:
+    return {task.name: task for task in tasks}
+
+
+TASKS: dict[str, Task] = _by_name(
+    Task(
+        "digits_mlp_adam",
+        "MLP 64-128-128-10 on digits, Adam, batch 32, 5 epochs",
+        digits_flat,
+        lambda: _mlp(64, 128, 128, 10),
+        _adam,
+        _xent,
+        32,
+        5,
+    ),
+    Task(
+        "digits_cnn_sgd",
+        "BatchNorm CNN on digits, SGD momentum 0.9, batch 64, 8 epochs",
+        digits_images,
+        digits_cnn,
+        _sgd(),
+        _xent,
+        64,
+        8,
+    ),
+    Task(
+        "friedman_mlp_adamw",
+        "regression MLP on Friedman #1 (noise 1), AdamW wd 0.01, MSE, batch 32, 6 epochs",
+        friedman,
+        lambda: _mlp(10, 64, 64, 1),
+        _adamw(0.01),
+        _mse,
+        32,
+        6,
+        weight_decay=0.01,
+    ),
+    Task(
+        "cancer_batch8_adam",
+        "MLP 30-32-2 on breast cancer, Adam, batch 8 (small-batch tabular), 4 epochs",
+        breast_cancer,
+        lambda: _mlp(30, 32, 2),
+        _adam,
+        _xent,
+        8,
+        4,
+    ),
+    Task(
+        "digits_gru_adam",
+        "GRU(64) reading digits row by row, Adam, batch 32, 5 epochs",
+        digits_rows,
+        RowGRU,
+        _adam,
+        _xent,
+        32,
+        5,
+    ),
+    Task(
+        "classes_dropout_sgd",
+        "MLP 20-256-256-4 with dropout 0.3, SGD momentum 0.9 + wd 5e-4, batch 64, 6 epochs",
+        noisy_classes,
+        lambda: _mlp(20, 256, 256, 4, dropout=0.3),
+        _sgd(weight_decay=5e-4),
+        _xent,
+        64,
+        6,
+        weight_decay=5e-4,
+    ),
+    Task(
+        "tokens_transformer_adamw",
+        "2-layer transformer (width 32, dropout 0.1), 10 % label noise, AdamW wd 0.01, batch 64, 5 epochs",
+        token_majority,
+        TinyTransformer,
+        _adamw(0.01),
+        _xent,
+        64,
+        5,
+        weight_decay=0.01,
+    ),
+)
 
 
 # Regimes the seven tasks above do not cover, for the budget benchmark (``benchmarks.budgets``):
@@ -433,45 +435,42 @@ def finetune_transformer() -> nn.Module:
     return model
 
 
-REGIME_TASKS: dict[str, Task] = {
-    task.name: task
-    for task in (
-        Task(
-            "friedman_fresh_mlp_adamw",
-            "regression MLP on a stream of fresh Friedman #1 samples (none seen twice), AdamW wd 0.01, batch 32",
-            friedman_stream,
-            lambda: _mlp(10, 64, 64, 1),
-            _adamw(0.01),
-            _mse,
-            32,
-            6,
-            weight_decay=0.01,
-            fresh=friedman_stream_train,
-            guess=-1.75,
-        ),
-        Task(
-            "digits_cnn_finetune_sgd",
-            "BatchNorm CNN pretrained on digits 0-4, new head, fine-tuned on digits 5-9; SGD momentum 0.9, batch 16",
-            digits_high,
-            finetune_cnn,
-            _sgd(),
-            _xent,
-            16,
-            6,
-            guess=-2.0,
-        ),
-        Task(
-            "tokens_transformer_finetune_adamw",
-            "transformer pretrained on token counts, new head, fine-tuned on a new labelling; AdamW wd 0.01, batch 32",
-            token_minority,
-            finetune_transformer,
-            _adamw(0.01),
-            _xent,
-            32,
-            5,
-            weight_decay=0.01,
-            guess=-2.5,
-        ),
-    )
-}
+REGIME_TASKS: dict[str, Task] = _by_name(
+    Task(
+        "friedman_fresh_mlp_adamw",
+        "regression MLP on a stream of fresh Friedman #1 samples (none seen twice), AdamW wd 0.01, batch 32",
+        friedman_stream,
+        lambda: _mlp(10, 64, 64, 1),
+        _adamw(0.01),
+        _mse,
+        32,
+        6,
+        weight_decay=0.01,
+        fresh=friedman_stream_train,
+        guess=-1.75,
+    ),
+    Task(
+        "digits_cnn_finetune_sgd",
+        "BatchNorm CNN pretrained on digits 0-4, new head, fine-tuned on digits 5-9; SGD momentum 0.9, batch 16",
+        digits_high,
+        finetune_cnn,
+        _sgd(),
+        _xent,
+        16,
+        6,
+        guess=-2.0,
+    ),
+    Task(
+        "tokens_transformer_finetune_adamw",
+        "transformer pretrained on token counts, new head, fine-tuned on a new labelling; AdamW wd 0.01, batch 32",
+        token_minority,
+        finetune_transformer,
+        _adamw(0.01),
+        _xent,
+        32,
+        5,
+        weight_decay=0.01,
+        guess=-2.5,
+    ),
+)
 ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS}
