@@ -41,8 +41,8 @@ class CurveLog:
         return cls(own.experiment, stage, own_logger=own)
 
     def step(self, global_step: int, lr: float, loss: float, smoothed: float) -> None:
-        """One measured point of the curve."""
-        tb_writer.log_step(self.writer, global_step, lr, loss, smoothed, stage=self.stage)
+        """One measured point of the curve (TensorBoard gets its losses; the rate is the ladder's)."""
+        tb_writer.log_step(self.writer, global_step, loss, smoothed, stage=self.stage)
 
     def result(self, result: LRFindResult, global_step: int) -> None:
         """The finished test: figure, summary and the result itself, flushed so a reader sees it."""

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 from .core import LRFindResult, format_lr
 
 TAG_PREFIX = "lr_find"
-LR_TAG = f"{TAG_PREFIX}/lr"
 LOSS_TAG = f"{TAG_PREFIX}/loss"
 SMOOTHED_LOSS_TAG = f"{TAG_PREFIX}/smoothed_loss"
 CURVE_TAG = f"{TAG_PREFIX}/curve"
@@ -52,9 +51,14 @@ class SummaryWriterLike(Protocol):
     def add_text(self, tag: str, text_string: str, global_step: int | None = None) -> Any: ...
 
 
-def log_step(writer: SummaryWriterLike, step: int, lr: float, loss: float, smoothed: float, *, stage: int = 1) -> None:
-    """One measured point of the curve: its rate, raw loss and smoothed loss, at ``step``."""
-    writer.add_scalar(stage_tag(LR_TAG, stage), lr, global_step=step)
+def log_step(writer: SummaryWriterLike, step: int, loss: float, smoothed: float, *, stage: int = 1) -> None:
+    """One measured point of the curve, at ``step``: its raw and smoothed loss.
+
+    The point's rate is not logged per step: it is the ladder's (``lr_ladder(min_lr, max_lr,
+    num_steps)[k]`` for the k-th point), it is the x axis of the picture and it is in the result
+    JSON. An event per step costs a TensorBoard writer-thread wake-up; a third of them, 0.008 to
+    0.016 s a test on the small CNN, bought nothing the picture does not show.
+    """
     writer.add_scalar(stage_tag(LOSS_TAG, stage), loss, global_step=step)
     writer.add_scalar(stage_tag(SMOOTHED_LOSS_TAG, stage), smoothed, global_step=step)
 

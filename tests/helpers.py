@@ -199,7 +199,7 @@ SCHEDULE_STEPS = 3
 def write_run(log_dir: Path, result: LRFindResult, finished: bool = True, stage: int = 1) -> Path:
     """Log ``result`` the way the callback does: every point, then the result, then a little schedule."""
     writer = SummaryWriter(str(log_dir))
-    for step, point in enumerate(zip(result.lrs, result.losses, result.smoothed_losses, strict=True)):
+    for step, point in enumerate(zip(result.losses, result.smoothed_losses, strict=True)):
         log_step(writer, step, *point, stage=stage)
     end = result.num_steps_taken
     if finished:

@@ -17,7 +17,6 @@ from pl_lrfind.tb_writer import (
     FIT_LR_TAG,
     FIT_MOMENTUM_TAG,
     LOSS_TAG,
-    LR_TAG,
     RESULT_TAG,
     SMOOTHED_LOSS_TAG,
     SUMMARY_TAG,
@@ -43,7 +42,7 @@ def test_written_tags_read_back_with_event_accumulator(tmp_path, result):
     write_run(tmp_path, result)
     accumulator = accumulate(tmp_path)
     n = result.num_steps_taken
-    for tag, values in ((LR_TAG, result.lrs), (LOSS_TAG, result.losses), (SMOOTHED_LOSS_TAG, result.smoothed_losses)):
+    for tag, values in ((LOSS_TAG, result.losses), (SMOOTHED_LOSS_TAG, result.smoothed_losses)):
         events = accumulator.Scalars(tag)
         assert [event.step for event in events] == list(range(n))
         assert [event.value for event in events] == pytest.approx(values, rel=1e-6)  # stored as float32

@@ -28,7 +28,7 @@ from pl_lrfind import LRFinderCallback  # noqa: E402
 
 HOST = "127.0.0.1"
 STARTUP_S = 60
-SCALAR_TAGS = ("lr_find/lr", "lr_find/loss", "lr_find/smoothed_loss")
+SCALAR_TAGS = ("lr_find/loss", "lr_find/smoothed_loss")
 
 
 def _free_port() -> int:
@@ -121,12 +121,11 @@ def test_dashboard_shows_the_range_test(logged_fit, server):
     series = {tag: _get(base, "/data/plugin/scalars/scalars", run=run, tag=tag) for tag in SCALAR_TAGS}
     for tag, points in series.items():  # each point is [wall_time, step, value]
         assert len(points) == n, f"{tag}: {len(points)} points, the test took {n} steps"
-    assert [value for _, _, value in series["lr_find/lr"]] == pytest.approx(finder.result.lrs, rel=1e-6)
     assert [value for _, _, value in series["lr_find/loss"]] == pytest.approx(finder.result.losses, rel=1e-5)
     assert [value for _, _, value in series["lr_find/smoothed_loss"]] == pytest.approx(
         finder.result.smoothed_losses, rel=1e-5
     )
-    steps = [step for _, step, _ in series["lr_find/lr"]]
+    steps = [step for _, step, _ in series["lr_find/loss"]]
     assert steps == sorted(steps) and len(set(steps)) == n
 
     images = _poll("the curve image", lambda: _get(base, "/data/plugin/images/tags").get(run), deadline, process)
