@@ -12,8 +12,8 @@ Three variants run the same number of optimizer steps on the same model and data
 
 On the small model two more variants chain the test into a one-cycle fit of the same number of
 steps (the callback's default, ``then="one_cycle"``), with and without TensorBoard, which then
-also logs the real fit's rate and momentum every step. TensorBoard's cost is reported as the
-median of the paired differences in seconds, for the test alone and for the chained fit.
+also logs the real fit's rate and momentum every ``log_every_n_steps``. TensorBoard's cost is
+reported as the median of the paired differences in seconds, for the test alone and chained.
 
 Beside them, the picture alone: the first and a later range-test picture written to TensorBoard
 in a fresh interpreter that has imported Lightning (as a training script has), drawn with

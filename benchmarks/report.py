@@ -380,36 +380,44 @@ def second_stage_table(second: dict, oracle: dict) -> list[str]:
 
 
 def budget_rule_lines(rule: dict) -> list[str]:
-    """Per measure of length (steps, epochs): regret per budget for each alpha, then the left-out cells."""
+    """Per loss (final, best check) and measure of length (steps, epochs): regret per budget for each
+    alpha, then the left-out cells."""
     lines = []
-    for measure, found in rule["measures"].items():
-        names = next(iter(found["alphas"].values()))
-        budgets = sorted({name.rsplit(" ", 1)[1] for name in names}, key=lambda budget: int(budget[:-1]))
-        header = " | ".join(f"mean, {budget} cells" for budget in budgets)
-        lines += [
-            f"**Scaled by {measure}.**",
-            "",
-            f"| alpha | {header} | mean, all cells | worst cell | cells off the grid |",
-            "|---:|" + "---:|" * (len(budgets) + 3),
-        ]
-        for alpha, cells in found["alphas"].items():
-            means = [np.nanmean([r for name, r in cells.items() if name.endswith(" " + b)]) for b in budgets]
-            off = sum(math.isnan(r) for r in cells.values())
-            values = list(cells.values())
-            lines.append(
-                f"| {float(alpha):.2f} | {' | '.join(_pct(m) for m in means)} | {_pct(np.nanmean(values))}"
-                f" | {_pct(np.nanmax(values))} | {off} |"
-            )
-        lines.append("")
-        for kind, held in found["leave_one_out"].items():
-            scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
-            picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
-            lines.append(
-                f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"
-                f" {_pct(np.mean(scores))}, worst {_pct(max(scores))} (cells off the grid left out)."
-            )
-        lines.append("")
+    losses = {"final": "the final validation loss", "best_check": "the best validation check"}
+    for target, measures in rule["targets"].items():
+        for measure, found in measures["measures"].items():
+            lines += _alpha_table(f"On {losses[target]}, scaled by {measure}", found)
     return lines[:-1]
+
+
+def _alpha_table(heading: str, found: dict) -> list[str]:
+    """One measure on one loss: mean regret per budget for each alpha, then the left-out cells; ends blank."""
+    names = next(iter(found["alphas"].values()))
+    budgets = sorted({name.rsplit(" ", 1)[1] for name in names}, key=lambda budget: int(budget[:-1]))
+    header = " | ".join(f"mean, {budget} cells" for budget in budgets)
+    lines = [
+        f"**{heading}.**",
+        "",
+        f"| alpha | {header} | mean, all cells | worst cell | cells off the grid |",
+        "|---:|" + "---:|" * (len(budgets) + 3),
+    ]
+    for alpha, cells in found["alphas"].items():
+        means = [np.nanmean([r for name, r in cells.items() if name.endswith(" " + b)]) for b in budgets]
+        off = sum(math.isnan(r) for r in cells.values())
+        values = list(cells.values())
+        lines.append(
+            f"| {float(alpha):.2f} | {' | '.join(_pct(m) for m in means)} | {_pct(np.nanmean(values))}"
+            f" | {_pct(np.nanmax(values))} | {off} |"
+        )
+    lines.append("")
+    for kind, held in found["leave_one_out"].items():
+        scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
+        picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
+        lines.append(
+            f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"
+            f" {_pct(np.mean(scores))}, worst {_pct(max(scores))} (cells off the grid left out)."
+        )
+    return [*lines, ""]
 
 
 def _quartiles(ratios: np.ndarray) -> str:

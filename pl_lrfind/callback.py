@@ -29,7 +29,7 @@ from typing_extensions import override
 
 from . import _lightning
 from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
-from .core.budget import BUDGET_EXPONENT, budget_factor
+from .core.budget import BUDGET_EXPONENT, budget_factor, check_budget_exponent
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
@@ -147,7 +147,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
         check_positive("lr_factor", lr_factor)
-        budget_factor(None, budget_exponent)  # validates it
+        check_budget_exponent(budget_exponent)
         check_positive("div_factor", div_factor)
         check_positive("final_div_factor", final_div_factor)
         if not 0.0 < pct_start < 1.0:

@@ -35,6 +35,12 @@ BUDGET_CAP = 16.0
 lowered further (at most ``16 ** -0.8``, about a decade)."""
 
 
+def check_budget_exponent(exponent: float) -> None:
+    """A ``ValueError`` naming the argument unless ``exponent`` is a finite number >= 0."""
+    if not isinstance(exponent, (int, float)) or not math.isfinite(exponent) or exponent < 0:
+        raise ValueError(f"budget_exponent must be a finite number >= 0, got {exponent!r}")
+
+
 def budget_factor(real_steps: int | None, exponent: float = BUDGET_EXPONENT) -> float:
     """What the suggestion is multiplied by for a real fit of ``real_steps`` optimizer steps.
 
@@ -42,8 +48,7 @@ def budget_factor(real_steps: int | None, exponent: float = BUDGET_EXPONENT) -> 
     and for ``exponent=0``; ``(real_steps / REFERENCE_STEPS) ** -exponent`` beyond, with the
     ratio capped at :data:`BUDGET_CAP`.
     """
-    if exponent < 0 or not math.isfinite(exponent):
-        raise ValueError(f"budget_exponent must be a finite number >= 0, got {exponent!r}")
+    check_budget_exponent(exponent)
     if real_steps is None:
         return 1.0
     ratio = min(max(1.0, real_steps / REFERENCE_STEPS), BUDGET_CAP)

@@ -77,7 +77,7 @@ class LRFindResult:
         handed = ""
         if self.chosen_lr is not None and self.chosen_lr != self.suggestion:
             handed = f", hands {format_lr(self.chosen_lr)}"
-            if "budget_steps" in self.settings:
+            if self.settings.get("budget_steps") is not None:
                 handed += f" to a {self.settings['budget_steps']}-step fit"
         return (
             f"lr_find: suggestion {format_lr(self.suggestion)} ({self.rule}){handed}, {self.num_steps_taken} steps, "
