@@ -56,8 +56,8 @@ def log_step(writer: SummaryWriterLike, step: int, loss: float, smoothed: float,
 
     The point's rate is not logged per step: it is the ladder's (``lr_ladder(min_lr, max_lr,
     num_steps)[k]`` for the k-th point), it is the x axis of the picture and it is in the result
-    JSON. An event per step costs a TensorBoard writer-thread wake-up; a third of them, 0.008 to
-    0.016 s a test on the small CNN, bought nothing the picture does not show.
+    JSON. Every event wakes TensorBoard's writer thread, and a third of them bought nothing the
+    picture does not show.
     """
     writer.add_scalar(stage_tag(LOSS_TAG, stage), loss, global_step=step)
     writer.add_scalar(stage_tag(SMOOTHED_LOSS_TAG, stage), smoothed, global_step=step)
