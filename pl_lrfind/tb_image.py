@@ -38,6 +38,8 @@ AXIS_MARGIN = 0.03
 """Empty space left and right of the data, as a fraction of the axis span (matplotlib uses 0.05)."""
 DASH = {"solid": None, "dashed": (6, 4), "dotted": (2, 3)}
 """On and off lengths in pixels of each mark style."""
+FLOAT_LIMIT = 1e300
+"""The y range of a curve whose losses span more than a float can hold."""
 PIXEL_LIMIT = 10_000.0
 """Curve points far off the plot (a blow-up to 1e6) are pulled in to this many pixels, where
 Pillow still draws the segment's visible part and integer pixel coordinates cannot overflow."""
@@ -88,7 +90,8 @@ class _Canvas:
     def x(self, lr: float | np.ndarray) -> np.ndarray:
         left, _, right, _ = PLOT_BOX
         low, high = self.log_x
-        return left + (np.log10(lr) - low) / (high - low) * (right - left)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a rate <= 0 has no place on a log axis
+            return left + (np.log10(lr) - low) / (high - low) * (right - left)
 
     def y(self, value: float | np.ndarray) -> np.ndarray:
         _, top, _, bottom = PLOT_BOX
@@ -108,11 +111,13 @@ class _Canvas:
             self.draw.line([(x, top), (x, bottom)], fill=GRID)
             self.draw.line([(x, bottom), (x, bottom + TICK_LENGTH)], fill=BLACK)
             self._text((x, bottom + TICK_LENGTH + 2), f"1e{decade}", self.font, anchor="top")
-        for value in _y_ticks(*self.y_range):
+        ticks = _y_ticks(*self.y_range)
+        step = ticks[1] - ticks[0] if len(ticks) > 1 else abs(ticks[0]) if ticks else 1.0
+        for value in ticks:
             y = float(self.y(value))
             self.draw.line([(left, y), (right, y)], fill=GRID)
             self.draw.line([(left - TICK_LENGTH, y), (left, y)], fill=BLACK)
-            self._text((left - TICK_LENGTH - 3, y), f"{value:.6g}", self.font, anchor="right")
+            self._text((left - TICK_LENGTH - 3, y), _tick_label(value, step), self.font, anchor="right")
 
     def curve(self, lrs: np.ndarray, values: np.ndarray, color: tuple[int, int, int], width: int) -> None:
         """A polyline through the finite points, broken at non-finite ones and clipped to the plot."""
@@ -223,7 +228,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """Pillow's own scalable font; its small bitmap font on a Pillow built without FreeType."""
     try:
         return ImageFont.load_default(size=size)
-    except ImportError:
+    except (ImportError, TypeError):  # no FreeType; or a Pillow before 10.1, whose load_default takes no size
         return ImageFont.load_default()
 
 
@@ -242,15 +247,18 @@ def _lr_range(lrs: np.ndarray, found: Iterable[Mark]) -> tuple[float, float]:
 def _loss_range(losses: np.ndarray, smoothed: np.ndarray) -> tuple[float, float]:
     """:func:`~pl_lrfind.curve_view.loss_limits`, else the finite values' range with a margin."""
     limits = loss_limits([smoothed, centered_smooth(losses)])
-    if limits is not None:
+    if limits is not None and math.isfinite(limits[1] - limits[0]):
         return limits
     values = np.concatenate([losses, smoothed])
     values = values[np.isfinite(values)]
     if not len(values):
         return 0.0, 1.0
     low, high = float(values.min()), float(values.max())
-    if high - low < 1e-12 * max(1.0, abs(high)):
-        return low - 0.5, high + 0.5
+    if not math.isfinite(high - low):  # losses of +-1e308: their span overflows
+        return -FLOAT_LIMIT, FLOAT_LIMIT
+    if high - low < 1e-12 * max(1.0, abs(high)):  # flat: pad by half a unit, or a thousandth of a large level
+        pad = max(0.5, 1e-3 * abs(high))
+        return low - pad, high + pad
     margin = AXIS_MARGIN * (high - low)
     return low - margin, high + margin
 
@@ -258,10 +266,18 @@ def _loss_range(losses: np.ndarray, smoothed: np.ndarray) -> tuple[float, float]
 def _y_ticks(low: float, high: float) -> list[float]:
     """Round values between ``low`` and ``high``, about :data:`Y_TICKS` of them."""
     raw = (high - low) / Y_TICKS
+    if not (math.isfinite(raw) and raw > 0):
+        return []
     magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(factor * magnitude for factor in (1.0, 2.0, 2.5, 5.0, 10.0) if factor * magnitude >= raw)
     first = math.ceil(low / step)
     return [index * step for index in range(first, math.floor(high / step) + 1)]
+
+
+def _tick_label(value: float, step: float) -> str:
+    """``value`` with the significant digits that tell it from its neighbour ``step`` away."""
+    digits = 1 + max(0, math.ceil(math.log10(max(abs(value), step) / step))) if step > 0 else 6
+    return f"{value:.{min(digits, 12)}g}"
 
 
 def _runs(mask: np.ndarray) -> list[slice]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -68,14 +69,39 @@ def curve(losses: list[float]) -> LRFindResult:
         [2.0, 1.0, 0.5, math.inf],
         [2.0, 1.0, 0.5, 1e30],
         [-3.0, -4.0, -5.0, -2.0],
+        [1e16] * 5,
+        [1e308, -1e308, 1.0],
+        [1e6, 1e6 + 1, 1e6 + 3, 1e6 + 2],
     ],
-    ids=["empty", "one-point", "flat", "nan-inside", "inf-at-end", "huge-blow-up", "negative"],
+    ids=[
+        "empty",
+        "one-point",
+        "flat",
+        "nan-inside",
+        "inf-at-end",
+        "huge-blow-up",
+        "negative",
+        "flat-at-1e16",
+        "span-overflows",
+        "narrow-at-1e6",
+    ],
 )
 def test_odd_curves_draw_their_finite_points_inside_the_plot(losses):
-    image = render_result(curve(losses))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow, no division by zero along the way
+        image = render_result(curve(losses))
     assert image.shape == (SIZE[1], SIZE[0], 3)
     rows, columns = pixels_of(image, CURVE_COLOR)
     assert rows.min() >= TOP and rows.max() <= BOTTOM and columns.min() >= LEFT and columns.max() <= RIGHT
     swatch_only = len(pixels_of(render_result(curve([])), CURVE_COLOR)[0])  # the legend's blue line
     assert swatch_only > 0
     assert (len(rows) > swatch_only) == any(math.isfinite(loss) for loss in losses)
+
+
+def test_rates_at_or_below_zero_are_left_off_the_log_axis():
+    result = dataclasses.replace(curve([2.0, 1.5, 1.0, 0.8, 3.0]), lrs=[0.0, -1e-3, 1e-3, 1e-2, 1e-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = render_result(result)
+    rows, columns = pixels_of(image, CURVE_COLOR)
+    assert len(rows) and columns.min() >= LEFT and columns.max() <= RIGHT
