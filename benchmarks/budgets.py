@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="keep the cells, run the callback with budget_exponent=0 (the suggestion as read) into ours_as_read",
     )
+    parser.add_argument(
+        "--exponent", type=float, help="keep the cells, run the callback with this budget_exponent into ours_exponent_X"
+    )
     args = parser.parse_args(argv)
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
@@ -110,8 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         started = time.perf_counter()
         centre = centre_of(task, oracle, out["budgets"].get("1", {}))
-        if args.as_read:
-            cells[task]["ours_as_read"] = ours_end_to_end(task, args.budget, range(args.seeds), budget_exponent=0.0)
+        if args.as_read or args.exponent is not None:
+            exponent = 0.0 if args.as_read else args.exponent
+            key = "ours_as_read" if args.as_read else f"ours_exponent_{exponent:g}"
+            cells[task][key] = ours_end_to_end(task, args.budget, range(args.seeds), budget_exponent=exponent)
             continue
         if args.ours_only:
             cells[task]["ours"] = ours_end_to_end(task, args.budget, range(args.seeds))

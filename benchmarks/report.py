@@ -302,10 +302,9 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
             # What a user who kept the 1x optimum for the longer fit would lose, on this grid.
             at_1x_best = np.interp(best_1x, cell["log10_lr"], cell["mean_loss"]) / cell["best_mean_loss"] - 1
             regrets = {}
-            for name in ("ours", "ours_as_read"):
-                if name in cell:
-                    regrets[name] = _cell_regret(cell, cell[name]["val_loss"], "val_loss")
-                    regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
+            for name in [key for key in cell if key.startswith("ours")]:
+                regrets[name] = _cell_regret(cell, cell[name]["val_loss"], "val_loss")
+                regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
             for name, value in regrets.items():
                 totals.setdefault(name, []).append(value)
             worst = max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1
@@ -321,8 +320,10 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
                 f" | {_pct(worst)} | {ours_best} | {as_read} | {as_read_best} |"
             )
     lines.append("")
-    for name, label in (("ours", "the default"), ("ours_as_read", "as read (`budget_exponent=0`)")):
-        if name in totals and name + " best" in totals:
+    labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
+    for name in [name for name in totals if not name.endswith(" best")]:
+        label = labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+        if len(totals[name]) == len(totals["ours"]):  # measured in every cell
             final, best = totals[name], totals[name + " best"]
             lines.append(
                 f"- {label}, over {len(final)} cells: final loss mean {_pct(np.mean(final))}, worst"

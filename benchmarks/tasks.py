@@ -369,8 +369,9 @@ class Pretraining:
         """The trained weights: trained once (seed 0, one thread), then read from :func:`cache_dir`.
 
         The file is written under a temporary name and renamed, so two workers that train it at
-        the same time leave one whole file. Its name holds a hash of the recipe and torch's
-        version, so a changed recipe trains again.
+        the same time leave one whole file. Its name hashes the batch size, length, peak rate and
+        torch's version, so changing one of them trains again; a changed model, data, optimizer
+        or loss needs a new ``name``.
         """
         recipe = repr((self.name, self.batch_size, self.epochs, self.peak_lr, torch.__version__))
         path = cache_dir() / f"{self.name}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.pt"

@@ -93,10 +93,11 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             steps the Trainer would have run; ``"set"`` applies the chosen rate and keeps the
             user's own schedulers; ``"stop"`` ends the fit after the test.
         lr_factor: the chosen rate is ``suggestion * budget_factor * lr_factor``.
-        budget_exponent: how the chosen rate follows the length of the real fit: a fit of
-            more than :data:`~pl_lrfind.core.budget.REFERENCE_STEPS` optimizer steps gets the
+        budget_exponent: how the chosen rate follows the length of the real fit: a one-cycle
+            fit of more than :data:`~pl_lrfind.core.budget.REFERENCE_STEPS` optimizer steps gets the
             suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
-            at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read.
+            at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
+            does ``then="set"`` (the factor was measured on one-cycle fits).
             See :mod:`pl_lrfind.core.budget` for the measurement behind the default.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
@@ -388,8 +389,12 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         result.settings.update(snapshot=test.snapshot.target, snapshot_bytes=test.snapshot.nbytes)
         readable = result.diagnosis not in UNREADABLE
         if result.suggestion is not None and readable and self.then != "stop" and reason is None:
-            factor = budget_factor(self.budget.real_steps, self.budget_exponent)
-            result.settings.update(budget_steps=self.budget.real_steps, budget_factor=factor)
+            # The factor was measured on one-cycle fits of a known length. With then="set" the
+            # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
+            # of a fit that EarlyStopping ends: the suggestion is handed as read.
+            steps = self.budget.real_steps if self.then == "one_cycle" else None
+            factor = budget_factor(steps, self.budget_exponent)
+            result.settings.update(budget_steps=steps, budget_factor=factor)
             result.chosen_lr = result.suggestion * factor * self.lr_factor
         self.results.append(result)
         if self._log is not None:

@@ -153,10 +153,11 @@ class TestHandOver:
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
         assert f"to a {steps}-step fit" in result.summary()
 
-    @pytest.mark.parametrize("then", ["one_cycle", "set"])
-    def test_budget_exponent_zero_hands_the_suggestion_as_read(self, then):
+    @pytest.mark.parametrize(("then", "exponent"), [("one_cycle", 0.0), ("set", BUDGET_EXPONENT)])
+    def test_exponent_zero_or_then_set_hands_the_suggestion_as_read(self, then, exponent):
+        """then='set' keeps the user's schedule, whose length the factor was never measured on."""
         pl.seed_everything(0)
-        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=0.0, then=then)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=exponent, then=then)
         probe = StepProbe(finder)
         fit(Classifier(), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
         assert finder.result.chosen_lr == finder.result.suggestion
