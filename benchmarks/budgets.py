@@ -78,6 +78,23 @@ def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
     }
 
 
+def widen_below(cell: dict, task: str, budget: int, lowest: float, seeds) -> None:
+    """Add grid points in quarter decades below the cell's grid down to ``lowest``, in place.
+
+    Scaling the rate by the fit's length moves some seeds' rates below a grid that reaches a
+    decade under the 1x optimum; their regret is then not measured (``budget_rule``).
+    """
+    start = min(cell["log10_lr"]) - STEP
+    exponents = [float(e) for e in np.round(np.arange(start, lowest - 1e-9, -STEP), 2)]
+    if not exponents:
+        return
+    extra = _grid(task, budget, exponents, seeds)
+    for key, summary in (("val_loss", cell), ("best_val_loss", cell["best_epoch"])):
+        means = dict(zip(summary["log10_lr"], summary["mean_loss"], strict=True))
+        means.update({e: seed_mean([run[key] for run in runs]) for e, runs in extra.items()})
+        summary.update(summarize({e: [mean] for e, mean in means.items()}))
+
+
 def centre_of(task: str, oracle: dict, cells_1x: dict) -> float:
     """Where a task's grid starts: the oracle's 1x optimum, else this file's 1x cell, else the task's guess."""
     if task in oracle:
@@ -106,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--exponent", type=float, help="keep the cells, run the callback with this budget_exponent into ours_exponent_X"
     )
+    parser.add_argument(
+        "--widen-below", type=float, metavar="D", help="extend the cells' grids down to D decades below their centre"
+    )
     args = parser.parse_args(argv)
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
@@ -113,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         started = time.perf_counter()
         centre = centre_of(task, oracle, out["budgets"].get("1", {}))
+        if args.widen_below is not None:
+            widen_below(cells[task], task, args.budget, centre - args.widen_below, range(args.grid_seeds))
+            print(f"{task:34s} {args.budget}x: grid from 1e{min(cells[task]['log10_lr']):+.2f}", flush=True)
+            continue
         if args.as_read or args.exponent is not None:
             exponent = 0.0 if args.as_read else args.exponent
             key = "ours_as_read" if args.as_read else f"ours_exponent_{exponent:g}"

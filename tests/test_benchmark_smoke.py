@@ -19,6 +19,7 @@ pytest.importorskip("schedulefree")
 from benchmarks import budgets, second_stage  # noqa: E402
 from benchmarks.__main__ import SMOKE_TASK, run  # noqa: E402
 from benchmarks.compare import RECIPES  # noqa: E402
+from benchmarks.oracle import ORACLE_JSON  # noqa: E402
 from benchmarks.report import LABELS  # noqa: E402
 
 
@@ -77,6 +78,15 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     assert len(cell["log10_lr"]) >= 9 and math.isfinite(cell["best_mean_loss"])
     assert cell["log10_lr"][0] < cell["best_log10_lr"] < cell["log10_lr"][-1]  # the grid brackets its best
     assert cell["ours"]["val_loss"][0] < 0.5  # the default trains over the doubled budget
+
+    lowest = cell["log10_lr"][0]
+    widen = ["--budget", "2", "--tasks", SMOKE_TASK, "--grid-seeds", "1", "--widen-below", "1.5", "--out", str(out)]
+    budgets.main(widen)
+    wider = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
+    centre = json.loads(ORACLE_JSON.read_text())["tasks"][SMOKE_TASK]["best_log10_lr"]
+    assert min(wider["log10_lr"]) < lowest and min(wider["log10_lr"]) <= centre - 1.5 + 1e-9
+    assert wider["ours"] == cell["ours"] and set(cell["log10_lr"]) < set(wider["log10_lr"])
+    assert wider["best_mean_loss"] == min(wider["mean_loss"])
 
 
 def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
