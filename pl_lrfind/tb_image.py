@@ -59,18 +59,19 @@ def render_result(result: LRFindResult) -> np.ndarray:
     lrs = np.asarray(result.lrs, dtype=float)
     losses = np.asarray(result.losses, dtype=float)
     smoothed = np.asarray(result.smoothed_losses, dtype=float)
-    canvas = _Canvas(_lr_range(lrs, marks(result)), _loss_range(losses, smoothed))
+    found = marks(result)
+    canvas = _Canvas(_lr_range(lrs, found), _loss_range(losses, smoothed))
     canvas.grid_and_ticks()
     raw_color = _blend(CURVE_COLOR, RAW_ALPHA)
     canvas.curve(lrs, losses, raw_color, width=1)
     canvas.curve(lrs, smoothed, _rgb(CURVE_COLOR), width=2)
-    for mark in sorted(marks(result), key=lambda mark: mark.style == "solid"):  # the chosen rule's on top
+    for mark in sorted(found, key=lambda mark: mark.style == "solid"):  # the chosen rule's on top
         canvas.mark(mark)
     canvas.frame()
     if not len(lrs):
         canvas.centered("no points recorded")
     legend = [("loss", raw_color, "solid", 1), ("smoothed loss (EMA)", _rgb(CURVE_COLOR), "solid", 2)]
-    legend += [(mark.label, _rgb(mark.color), mark.style, round(mark.width)) for mark in marks(result)]
+    legend += [(mark.label, _rgb(mark.color), mark.style, round(mark.width)) for mark in found]
     canvas.legend(legend, lrs, smoothed)
     canvas.labels(title(result))
     return np.asarray(canvas.image)
