@@ -47,6 +47,9 @@ def main(out: str) -> None:
     with open(os.path.join(out, f"rank{trainer.global_rank}.json"), "w") as f:
         json.dump(record, f)
     torch.distributed.barrier()
+    # Lightning leaves the process group up; gloo's threads torn down at interpreter exit can abort
+    # the process ("terminate called without an active exception", seen once in CI).
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
