@@ -16,9 +16,8 @@ also logs the real fit's rate and momentum every ``log_every_n_steps``. TensorBo
 reported as the median of the paired differences in seconds, for the test alone and chained.
 
 Beside them, the picture alone: the first and a later range-test picture written to TensorBoard
-in a fresh interpreter that has imported Lightning (as a training script has), drawn with
-Pillow (what the callback logs) and with matplotlib (``plot_result`` through ``add_figure``, what
-it logged before). The first picture of a process is what a fit with one range test pays.
+in a fresh interpreter that has imported Lightning (as a training script has), three ways
+(:data:`RENDERERS`). The first picture of a process is what a fit with one range test pays.
 
 The ladder stays low (1e-6 to 1e-3) and the stop rules are off, so every variant runs all its
 steps. Variants are interleaved in a fresh random order in every repeat; the figures are the
@@ -159,9 +158,12 @@ def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
 
 
 RENDERERS = {
-    "pillow": "writer.add_image(tag, render_result(result), step, dataformats='HWC')",
+    "pillow": "log_picture(writer, tag, result, step)",
+    "pillow, add_image": "writer.add_image(tag, render_result(result), step, dataformats='HWC')",
     "matplotlib": "writer.add_figure(tag, plot_result(result), step)",
 }
+"""What the callback logs (its own PNG through the writer's file writer), the same pixels through
+``add_image`` (what it logged before), and ``plot_result`` through ``add_figure`` (before that)."""
 _PICTURE_SCRIPT = """
 import json, sys, tempfile, time
 import pytorch_lightning
@@ -169,6 +171,7 @@ from torch.utils.tensorboard import SummaryWriter
 from pl_lrfind.core import RangeTest
 from pl_lrfind.plotting import plot_result
 from pl_lrfind.tb_image import render_result
+from pl_lrfind.tb_writer import log_picture
 test = RangeTest(min_lr=1e-6, max_lr=10.0, num_steps=100)
 while not test.done:
     test.record(2.0 / (1.0 + 100 * test.current_lr) + test.current_lr ** 2)

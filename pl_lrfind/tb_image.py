@@ -12,6 +12,7 @@ where a figure is drawn once, on request.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Sequence
 
@@ -43,6 +44,10 @@ FLOAT_LIMIT = 1e300
 PIXEL_LIMIT = 10_000.0
 """Curve points far off the plot (a blow-up to 1e6) are pulled in to this many pixels, where
 Pillow still draws the segment's visible part and integer pixel coordinates cannot overflow."""
+PNG_COMPRESS_LEVEL = 1
+"""zlib's fastest level for the logged PNG. Measured on the 100-step picture (2 CPU threads):
+5.6 ms and 28 KB, against 7.7 ms and 24 KB at Pillow's default 6. (A 64-colour palette would save
+1.3 ms and 18 KB more, but no fast quantizer keeps the colours exact: white became 254.)"""
 WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
 GRID = (229, 229, 229)
@@ -50,10 +55,25 @@ LEGEND_EDGE = (204, 204, 204)
 
 
 def render_result(result: LRFindResult) -> np.ndarray:
-    """The picture of ``result`` as a ``(height, width, 3)`` uint8 array, for ``add_image``.
+    """The picture of ``result`` as a ``(height, width, 3)`` uint8 array, for ``add_image``."""
+    return np.asarray(_draw(result))
 
-    Raw loss light, smoothed loss solid, a vertical line per suggestion (the chosen rule's
-    solid), a legend in whichever corner the curve leaves emptiest, and the y axis cut above the
+
+def render_png(result: LRFindResult) -> bytes:
+    """The picture of ``result`` as an RGB PNG of :data:`SIZE` pixels.
+
+    What :func:`pl_lrfind.tb_writer.log_picture` hands to a ``torch`` ``SummaryWriter`` directly:
+    its ``add_image`` turns the pixels into floats and back, then encodes at zlib's level 6, which
+    cost 11.7 ms per picture where this costs 5.6 ms (:data:`PNG_COMPRESS_LEVEL`).
+    """
+    buffer = io.BytesIO()
+    _draw(result).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def _draw(result: LRFindResult) -> Image.Image:
+    """The picture: raw loss light, smoothed loss solid, a vertical line per suggestion (the
+    chosen rule's solid), a legend in whichever corner the curve leaves emptiest, and the y axis cut above the
     descent as in :func:`pl_lrfind.plotting.plot_result`.
     """
     lrs = np.asarray(result.lrs, dtype=float)
@@ -74,7 +94,7 @@ def render_result(result: LRFindResult) -> np.ndarray:
     legend += [(mark.label, _rgb(mark.color), mark.style, round(mark.width)) for mark in found]
     canvas.legend(legend, lrs, smoothed)
     canvas.labels(title(result))
-    return np.asarray(canvas.image)
+    return canvas.image
 
 
 class _Canvas:

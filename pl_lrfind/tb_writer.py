@@ -14,6 +14,7 @@ curves apart in one TensorBoard run. :mod:`pl_lrfind.tb_reader` reads them back.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -42,7 +43,9 @@ def stage_tag(tag: str, stage: int) -> str:
 class SummaryWriterLike(Protocol):
     """The part of ``SummaryWriter`` this module writes through."""
 
-    def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> Any: ...
+    def add_scalar(
+        self, tag: str, scalar_value: float, global_step: int | None = None, walltime: float | None = None
+    ) -> Any: ...
 
     def add_image(
         self, tag: str, img_tensor: Any, global_step: int | None = None, *, dataformats: str = "CHW"
@@ -51,33 +54,69 @@ class SummaryWriterLike(Protocol):
     def add_text(self, tag: str, text_string: str, global_step: int | None = None) -> Any: ...
 
 
-def log_step(writer: SummaryWriterLike, step: int, loss: float, smoothed: float, *, stage: int = 1) -> None:
+def log_step(
+    writer: SummaryWriterLike,
+    step: int,
+    loss: float,
+    smoothed: float,
+    *,
+    stage: int = 1,
+    walltime: float | None = None,
+) -> None:
     """One measured point of the curve, at ``step``: its raw and smoothed loss.
+
+    ``walltime`` (seconds since the epoch) is when the point was measured, for a point written
+    later; ``None`` is now.
 
     The point's rate is not logged per step: it is the ladder's (``lr_ladder(min_lr, max_lr,
     num_steps)[k]`` for the k-th point), it is the x axis of the picture and it is in the result
     JSON. Every event wakes TensorBoard's writer thread, and a third of them bought nothing the
     picture does not show.
     """
-    writer.add_scalar(stage_tag(LOSS_TAG, stage), loss, global_step=step)
-    writer.add_scalar(stage_tag(SMOOTHED_LOSS_TAG, stage), smoothed, global_step=step)
+    writer.add_scalar(stage_tag(LOSS_TAG, stage), loss, global_step=step, walltime=walltime)
+    writer.add_scalar(stage_tag(SMOOTHED_LOSS_TAG, stage), smoothed, global_step=step, walltime=walltime)
 
 
 def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
     """The finished test: the picture, a summary to read, and the full result to recover.
 
-    The picture is :func:`pl_lrfind.tb_image.render_result`'s (Pillow, not matplotlib: it is
-    drawn inside the fit). The summary (markdown) is for a person in TensorBoard's text tab.
+    The picture is :mod:`pl_lrfind.tb_image`'s (Pillow, not matplotlib: it is drawn inside the
+    fit; see :func:`log_picture`). The summary (markdown) is for a person in TensorBoard's text tab.
     The result JSON under
     :data:`RESULT_TAG` is for :func:`pl_lrfind.tb_reader.read_runs`; it is indented as a markdown
     code block so that it also displays legibly, and it parses back to exactly the result
     written (floats keep their shortest round-tripping repr).
     """
-    from .tb_image import render_result  # Pillow is imported when a picture is drawn, not before
-
-    writer.add_image(stage_tag(CURVE_TAG, stage), render_result(result), global_step=step, dataformats="HWC")
+    log_picture(writer, stage_tag(CURVE_TAG, stage), result, step)
     writer.add_text(stage_tag(SUMMARY_TAG, stage), summary_markdown(result), global_step=step)
     writer.add_text(stage_tag(RESULT_TAG, stage), CODE_INDENT + result.to_json(), global_step=step)
+
+
+def log_picture(writer: SummaryWriterLike, tag: str, result: LRFindResult, step: int) -> None:
+    """The range-test picture under ``tag``.
+
+    A ``torch`` ``SummaryWriter`` gets the PNG :func:`pl_lrfind.tb_image.render_png` encodes,
+    through its file writer: its own ``add_image`` of the same pixels costs twice as long
+    (:data:`pl_lrfind.tb_image.PNG_COMPRESS_LEVEL`). Any other writer (say
+    ``tensorboardX``'s, whose protobuf classes are its own) gets the pixels through ``add_image``.
+    """
+    from . import tb_image  # Pillow is imported when a picture is drawn, not before
+
+    torch_writer = _torch_summary_writer()
+    if torch_writer is None or not isinstance(writer, torch_writer):
+        writer.add_image(tag, tb_image.render_result(result), global_step=step, dataformats="HWC")
+        return
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    width, height = tb_image.SIZE
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=tb_image.render_png(result))
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+
+def _torch_summary_writer() -> type | None:
+    """``torch.utils.tensorboard.SummaryWriter`` if it was imported (a writer of that class exists)."""
+    module = sys.modules.get("torch.utils.tensorboard.writer")
+    return getattr(module, "SummaryWriter", None)
 
 
 def log_schedule(

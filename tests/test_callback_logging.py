@@ -93,3 +93,15 @@ def test_a_second_stage_logs_under_its_own_tags_and_reads_back_as_its_own_run(tm
     assert list(runs) == ["run/version_0", "run/version_0 stage 2"]
     assert runs["run/version_0"].to_dict() == first.to_dict()
     assert runs["run/version_0 stage 2"].to_dict() == second.to_dict()
+
+
+def test_a_test_cut_by_an_exception_still_logs_every_point_and_its_result(tmp_path):
+    """Points are written log_every_n_steps at a time; the ones held when the fit fails still land."""
+    pl.seed_everything(0)
+    finder = LRFinderCallback(num_steps=20, verbose=False)
+    with pytest.raises(RuntimeError, match="boom"):
+        fit(Classifier(fail_at_step=8), finder, max_epochs=2, logger=False, default_root_dir=tmp_path)
+    assert finder.result.stop_reason.value == "interrupted"
+    (run_dir,) = (tmp_path / "lr_find").iterdir()
+    assert_finder_logged(run_dir, finder)
+    assert read_runs(run_dir)[run_dir.name].to_dict() == finder.result.to_dict()

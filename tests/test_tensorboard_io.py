@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import time
 
+import numpy as np
 import pytest
+import tensorboardX
 from helpers import SCHEDULE_STEPS, accumulate, cut_inside_result, synthetic_result, write_run
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 from torch.utils.tensorboard import SummaryWriter
 
 from pl_lrfind.core import LRFindResult, format_lr
+from pl_lrfind.curve_log import CurveLog
+from pl_lrfind.tb_image import SIZE, render_result
 from pl_lrfind.tb_reader import ReportError, read_runs
 from pl_lrfind.tb_writer import (
     CURVE_TAG,
@@ -21,6 +28,7 @@ from pl_lrfind.tb_writer import (
     SMOOTHED_LOSS_TAG,
     SUMMARY_TAG,
     log_result,
+    log_step,
 )
 
 TEXT_SUFFIX = "/text_summary"  # what torch's add_text appends to the tag
@@ -58,6 +66,49 @@ def test_written_tags_read_back_with_event_accumulator(tmp_path, result):
         assert expected in summary
     assert result.advice in summary
     assert json.loads(text(accumulator, RESULT_TAG)) == result.to_dict()
+
+
+def picture(accumulator: EventAccumulator) -> np.ndarray:
+    (event,) = accumulator.Images(CURVE_TAG)
+    assert (event.width, event.height) == SIZE
+    return np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB"))
+
+
+def test_the_logged_picture_is_the_drawing_pixel_for_pixel(tmp_path, result):
+    write_run(tmp_path, result)
+    assert np.array_equal(picture(accumulate(tmp_path)), render_result(result))
+
+
+def test_a_tensorboardx_writer_gets_the_same_run(tmp_path, result):
+    """Writers other than torch's get the pixels through their own ``add_image``."""
+    writer = tensorboardX.SummaryWriter(str(tmp_path))
+    for step, point in enumerate(zip(result.losses, result.smoothed_losses, strict=True)):
+        log_step(writer, step, *point)
+    log_result(writer, result, result.num_steps_taken)
+    writer.close()
+    assert read_runs(tmp_path)[tmp_path.name].to_dict() == result.to_dict()
+    accumulator = accumulate(tmp_path)
+    assert np.array_equal(picture(accumulator), render_result(result))
+    assert [event.value for event in accumulator.Scalars(LOSS_TAG)] == pytest.approx(result.losses, rel=1e-6)
+
+
+def test_curve_log_writes_points_in_bursts_stamped_when_measured(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    log = CurveLog(writer, points_per_write=3)
+    for step in range(2):
+        log.step(step, 0.1, 1.0 + step, 1.0)
+        time.sleep(0.05)
+    writer.flush()
+    assert LOSS_TAG not in accumulate(tmp_path).Tags()["scalars"]  # held until the third point
+    log.step(2, 0.1, 3.0, 1.0)
+    writer.flush()
+    events = accumulate(tmp_path).Scalars(LOSS_TAG)
+    assert [event.step for event in events] == [0, 1, 2]
+    assert events[1].wall_time - events[0].wall_time >= 0.04  # when measured, not when written
+    log.step(3, 0.1, 4.0, 1.0)
+    log.close()  # a test that ends without a result keeps its last points
+    writer.close()
+    assert [event.value for event in accumulate(tmp_path).Scalars(LOSS_TAG)] == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_read_runs_recovers_the_exact_result(tmp_path, result):
