@@ -186,11 +186,14 @@ def _first_stage(task: Task, seed: int, first_peak_lr: float) -> TaskModule:
     return module
 
 
-def second_stage_fit(task_name: str, seed: int, first_peak_lr: float, peak_lr: float | None = None) -> dict:
+def second_stage_fit(
+    task_name: str, seed: int, first_peak_lr: float, peak_lr: float | None = None, finder: bool = True
+) -> dict:
     """Train once (stage one), then fit again for as long from the trained weights (stage two).
 
     Stage two is a one-cycle fit peaking at ``peak_lr`` (the grid), or, when ``peak_lr`` is
-    ``None``, ``LRFinderCallback`` end to end on the trained model (fastai's second ``fit``).
+    ``None``, ``LRFinderCallback`` end to end on the trained model (fastai's second ``fit``),
+    or with ``finder=False`` too, a constant fit at the rate a user would have typed.
     Returns the validation loss after stage two, and the finder's result when it ran.
     """
     task = ALL_TASKS[task_name]
@@ -199,18 +202,20 @@ def second_stage_fit(task_name: str, seed: int, first_peak_lr: float, peak_lr: f
     out: dict = {"first_val_loss": validation_loss(module)}
     module.train()
     callbacks = []
+    finder = finder and peak_lr is None
     if peak_lr is None:
-        finder = LRFinderCallback(log_to_tensorboard=False, verbose=False)
-        callbacks.append(finder)
         module.lr, module.schedule = starting_lr(task), "constant"
     else:
         module.lr = peak_lr
+    if finder:
+        callback = LRFinderCallback(log_to_tensorboard=False, verbose=False)
+        callbacks.append(callback)
     with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
         warnings.filterwarnings("ignore", "lr_find .*")
         trainer(root, task, callbacks).fit(module, train_loader(task, seed + 1000))
     out["val_loss"] = validation_loss(module)
-    if peak_lr is None:
-        out["result"] = finder.result.to_dict()
+    if finder:
+        out["result"] = callback.result.to_dict()
     return out
 
 

@@ -3,10 +3,12 @@
 Stage one trains each task with its 1x-optimal one-cycle (from ``oracle.json``). Stage two fits
 again for as long from the trained weights: a one-cycle grid of peak rates (half decades from
 three decades below the 1x optimum to half a decade above, then quarter decades either side of
-the best), and the callback at its defaults, end to end, whose range test now runs on a model
-that has learnt what small rates can teach it.
+the best); the callback at its defaults, end to end, whose range test now runs on a model that
+has learnt what small rates can teach it; and a constant fit at the rate a user would have typed
+(what the callback's fit kept when it handed no rate).
 
     python -m benchmarks.second_stage     # 3 seeds for the grid, 5 for ours; writes results/second_stage.json
+    python -m benchmarks.second_stage --ours-only   # keep the grids, rerun ours and the typed rate
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .tasks import TASKS
 
 SECOND_STAGE_JSON = RESULTS / "second_stage.json"
 BELOW, ABOVE = 3.0, 0.5  # decades of the stage-two grid around the 1x optimum
+GRID_KEYS = ("log10_lr", "mean_loss", "best_log10_lr", "best_mean_loss")  # what summarize() keeps
 
 
 def _grid(task: str, first: float, exponents, seeds) -> dict[float, list[float]]:
@@ -34,21 +37,33 @@ def _grid(task: str, first: float, exponents, seeds) -> dict[float, list[float]]
     return {float(e): [next(runs)["val_loss"] for _ in seeds] for e in exponents}
 
 
-def task_cell(task: str, best_1x: float, grid_seeds, finder_seeds) -> dict:
+def task_cell(task: str, best_1x: float, grid_seeds, finder_seeds, grid: dict | None = None) -> dict:
+    """The stage-two grid (or the ``grid`` of an earlier run, summarized), the typed rate, and ours."""
     first = 10.0**best_1x
-    grid = _grid(task, first, np.round(np.arange(best_1x - BELOW, best_1x + ABOVE + 1e-9, 0.5), 2), grid_seeds)
-    best = min(grid, key=lambda e: seed_mean(grid[e]))
-    grid.update(_grid(task, first, [round(best - 0.25, 2), round(best + 0.25, 2)], grid_seeds))
-    finder = run_jobs(("second_stage_fit", dict(task_name=task, seed=s, first_peak_lr=first)) for s in finder_seeds)
+    if grid is None:
+        exponents = np.round(np.arange(best_1x - BELOW, best_1x + ABOVE + 1e-9, 0.5), 2)
+        runs = _grid(task, first, exponents, grid_seeds)
+        best = min(runs, key=lambda e: seed_mean(runs[e]))
+        runs.update(_grid(task, first, [round(best - 0.25, 2), round(best + 0.25, 2)], grid_seeds))
+        grid = summarize(runs)
+    seeds = list(finder_seeds)
+    runs = run_jobs(
+        ("second_stage_fit", dict(task_name=task, seed=s, first_peak_lr=first, finder=with_finder))
+        for with_finder in (True, False)
+        for s in seeds
+    )
+    finder, typed = runs[: len(seeds)], runs[len(seeds) :]
     return {
-        **summarize(grid),
+        **grid,
         "first_val_loss": float(np.mean([run["first_val_loss"] for run in finder])),
+        "typed": {"val_loss": [run["val_loss"] for run in typed]},
         "ours": {
             "lr": [run["result"]["chosen_lr"] for run in finder],
             "val_loss": [run["val_loss"] for run in finder],
             "diagnosis": [run["result"]["diagnosis"] for run in finder],
             "stop_reason": [run["result"]["stop_reason"] for run in finder],
             "blow_up_lr": [run["result"]["lrs"][-1] if run["result"]["lrs"] else None for run in finder],
+            "budget_factor": [run["result"]["settings"].get("budget_factor") for run in finder],
             "curve": [{"lrs": run["result"]["lrs"], "losses": run["result"]["losses"]} for run in finder],
         },
     }
@@ -61,17 +76,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the callback end to end (default 5)")
     parser.add_argument("--oracle", type=Path, default=ORACLE_JSON)
     parser.add_argument("--out", type=Path, default=SECOND_STAGE_JSON)
+    parser.add_argument(
+        "--ours-only", action="store_true", help="keep the stage-two grids in --out; rerun ours and the typed rate"
+    )
     args = parser.parse_args(argv)
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"tasks": {}}
     for task in args.tasks:
         started = time.perf_counter()
+        grid = {key: out["tasks"][task][key] for key in GRID_KEYS} if args.ours_only else None
         cell = out["tasks"][task] = task_cell(
-            task, oracle[task]["best_log10_lr"], range(args.grid_seeds), range(args.seeds)
+            task, oracle[task]["best_log10_lr"], range(args.grid_seeds), range(args.seeds), grid
         )
         ours = cell["ours"]
         print(
             f"{task:26s} stage two best 1e{cell['best_log10_lr']:+.2f} (1x 1e{oracle[task]['best_log10_lr']:+.2f})"
+            f"  typed {np.mean(cell['typed']['val_loss']) / cell['best_mean_loss'] - 1:+.1%}"
             f"  ours {np.mean(ours['val_loss']) / cell['best_mean_loss'] - 1:+.1%}  {ours['diagnosis']}"
             f"  blow-up {[f'{lr:.1e}' for lr in ours['blow_up_lr'] if lr]}  ({time.perf_counter() - started:.0f} s)",
             flush=True,

@@ -96,7 +96,16 @@ def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_pa
     assert len(cell["log10_lr"]) >= 9 and math.isfinite(cell["best_mean_loss"])
     assert cell["best_mean_loss"] < cell["first_val_loss"] * 1.5  # stage two started from a trained model
     (curve,) = cell["ours"]["curve"]
-    assert len(curve["lrs"]) >= 5 and cell["ours"]["diagnosis"][0] in ("no_descent", "too_noisy", "ok")
+    diagnosis = cell["ours"]["diagnosis"][0]
+    assert len(curve["lrs"]) >= 5 and diagnosis in ("already_trained", "no_descent", "too_noisy", "ok")
+    assert (cell["ours"]["lr"][0] is None) == (diagnosis == "no_descent")  # a trained model's blow-up is read
+    (typed,) = cell["typed"]["val_loss"]
+    assert math.isfinite(typed)
+
+    second_stage.main(["--tasks", SMOKE_TASK, "--seeds", "2", "--ours-only", "--out", str(out)])
+    again = json.loads(out.read_text())["tasks"][SMOKE_TASK]
+    assert {key: again[key] for key in second_stage.GRID_KEYS} == {key: cell[key] for key in second_stage.GRID_KEYS}
+    assert len(again["ours"]["val_loss"]) == len(again["typed"]["val_loss"]) == 2
 
 
 def test_a_fine_tuning_task_pretrains_once_into_the_cache_and_is_scored_on_its_best_check(tmp_path, monkeypatch):

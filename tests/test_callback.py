@@ -24,7 +24,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 
 from pl_lrfind import LRFinderCallback, StopReason
 from pl_lrfind.callback import UnsupportedSetupError
-from pl_lrfind.core import lr_ladder
+from pl_lrfind.core import BLOW_UP_DIVISOR, lr_ladder
 from pl_lrfind.core.budget import BUDGET_EXPONENT, REFERENCE_STEPS
 
 
@@ -284,6 +284,22 @@ class TestFailures:
         with pytest.warns(UserWarning, match="hands no rate to the fit"):
             fit(model, finder, probe, max_epochs=2, limit_train_batches=4)
         assert probe.rates("training") == pytest.approx([0.05] * 4 + [0.025] * 4)
+
+    def test_a_trained_model_gets_a_one_cycle_peaking_at_a_rate_read_from_its_blow_up(self):
+        """fastai's second fit: the curve of a trained model has no descent, but it blows up."""
+        pl.seed_everything(0)
+        model = Classifier(lr=0.1, loss_offset=1.0)  # a loss floor, as label noise gives one
+        pl.Trainer(**trainer_kwargs(max_epochs=30)).fit(model, loader())  # stage one, plain
+        finder = quiet_finder(num_steps=30, min_lr=1e-5, max_lr=100.0, lr_factor=0.5)
+        probe = StepProbe(finder)
+        with pytest.warns(UserWarning, match="already_trained"):
+            fit(model, finder, probe, max_epochs=2)
+        result = finder.result
+        assert result.stop_reason is StopReason.DIVERGED and result.diagnosis == "already_trained"
+        assert result.rule == "blow_up" and result.suggestion == pytest.approx(result.lrs[-1] / BLOW_UP_DIVISOR)
+        assert result.chosen_lr == pytest.approx(result.suggestion * result.settings["budget_factor"] * 0.5)
+        assert isinstance(finder.scheduler, OneCycleLR)
+        assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
 
     def test_a_curve_with_no_descent_hands_no_rate_to_the_fit(self):
         class Flat(Classifier):

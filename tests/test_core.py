@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pl_lrfind.core import (
+    BLOW_UP_DIVISOR,
     RULES,
     DebiasedEMA,
     LRFindResult,
@@ -183,19 +184,32 @@ class TestResult:
         result = run_test(loss, min_lr=1e-6, max_lr=1e-2, num_steps=100)
         assert result.diagnosis == "never_diverged"
 
-    def test_diagnosis_no_descent_on_a_flat_then_rising_curve(self):
+    def test_a_flat_then_blowing_up_curve_is_already_trained_and_read_at_its_blow_up(self):
         lrs = np.array(lr_ladder(1e-6, 10.0, 100))
         loss = 0.05 + np.where(lrs > 0.1, (np.log10(lrs) + 1) * 2, 0.0)
         result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
-        assert result.diagnosis == "no_descent"
+        assert result.stop_reason is StopReason.DIVERGED
+        assert result.diagnosis == "already_trained" and "blow_up" in result.advice
+        assert result.rule == "blow_up"  # whatever rule was asked for: no descent to anchor it
+        assert result.suggestion == result.suggestions["blow_up"] == pytest.approx(result.lrs[-1] / 10**1.75)
+        assert result.suggestions["midspan"] is not None  # the asked rule's answer is still reported
+        assert result.lrs[-1] / 100 < result.suggestion < result.lrs[-1] / 30
 
-    def test_diagnosis_no_descent_when_the_only_dip_is_batch_noise(self):
+    def test_already_trained_when_the_only_dip_is_batch_noise(self):
         # An already-trained model: a low loss that varies by batch, rising only at high rates.
         lrs = np.array(lr_ladder(1e-6, 10.0, 100))
         noise = np.random.default_rng(1).normal(0.0, 0.02, 100)
         loss = 0.03 + np.abs(noise) + np.where(lrs > 0.1, (np.log10(lrs) + 1) * 2, 0.0)
         result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
-        assert result.diagnosis == "no_descent"
+        assert result.diagnosis == "already_trained"
+        assert result.suggestion == pytest.approx(result.lrs[-1] / BLOW_UP_DIVISOR)
+
+    def test_a_curve_with_neither_descent_nor_blow_up_is_no_descent_and_keeps_the_asked_rule(self):
+        noise = np.random.default_rng(2).normal(0.0, 0.01, 100)
+        result = run_test(0.5 + noise, min_lr=1e-6, max_lr=10.0, num_steps=100, suggestion="valley")
+        assert result.stop_reason is StopReason.COMPLETED
+        assert result.diagnosis == "no_descent" and "never blows up" in result.advice
+        assert result.rule == "valley" and "blow_up" not in result.suggestions
 
     def test_diagnosis_diverged_immediately(self):
         result = run_test([1.0, 2.0, math.nan], num_steps=100)

@@ -9,11 +9,12 @@ from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
 from .range_test import RangeTest, validate_settings
 from .result import LRFindResult, format_lr
-from .rules import DEFAULT_RULE, RULES, Rule, resolve_rule, suggest
+from .rules import BLOW_UP_DIVISOR, DEFAULT_RULE, RULES, Rule, blow_up, resolve_rule, suggest
 from .smoothing import DebiasedEMA, centered_smooth, debiased_ema
 from .stop import StopReason, has_diverged
 
 __all__ = [
+    "BLOW_UP_DIVISOR",
     "BUDGET_EXPONENT",
     "DEFAULT_RULE",
     "MODES",
@@ -27,6 +28,7 @@ __all__ = [
     "Rule",
     "StopReason",
     "UNREADABLE",
+    "blow_up",
     "budget_factor",
     "centered_smooth",
     "debiased_ema",

@@ -10,6 +10,7 @@ from .curve import MIN_POINTS, Curve, head_length
 from .stop import StopReason
 
 OK = "ok"
+ALREADY_TRAINED = "already_trained"
 NO_DESCENT = "no_descent"
 DIVERGED_IMMEDIATELY = "diverged_immediately"
 NEVER_DIVERGED = "never_diverged"
@@ -19,10 +20,16 @@ SKIPPED = "skipped"
 
 ADVICE = {
     OK: "the loss falls, bottoms out and rises: the suggestion is read from a clean curve.",
+    ALREADY_TRAINED: (
+        "the loss never falls clearly below its starting level, then blows up: the model looks "
+        "trained already (a curve taken late in training has no descent to read), or min_lr is "
+        "too high. The rate is read from the blow-up point instead (rule 'blow_up', calibrated "
+        "on second fits of trained models): treat it as a starting point."
+    ),
     NO_DESCENT: (
-        "the loss never falls clearly below its starting level: the model may already be "
-        "trained (a curve taken late in training has no descent to read), or min_lr is too "
-        "high. Lower min_lr, or trust the suggestion less."
+        "the loss never falls clearly below its starting level and never blows up: there is no "
+        "descent and no limit to read a rate from. Raise max_lr until the test finds where "
+        "training breaks, or lower min_lr."
     ),
     DIVERGED_IMMEDIATELY: (
         "the loss blew up within the first tenth of the ladder (its head): min_lr is too high for this "
@@ -38,8 +45,9 @@ ADVICE = {
 }
 
 UNREADABLE = frozenset({NO_DESCENT, DIVERGED_IMMEDIATELY, TOO_SHORT, SKIPPED})
-"""Diagnoses whose curve has no descent to read a rate from: a rule would still answer (on a
-flat curve ``minimum`` lands on ``min_lr``), but training at that answer would not train."""
+"""Diagnoses whose curve has nothing to read a rate from: a rule would still answer (on a flat
+curve ``minimum`` lands on ``min_lr``), but training at that answer would not train.
+``already_trained`` is not among them: its blow-up point is read (:func:`~.rules.blow_up`)."""
 
 MIN_RISE_TO_DEPTH = 0.1
 """A completed curve that rose less than this fraction of its descent after its minimum never
@@ -80,7 +88,7 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
     # A dip no deeper than the batch-to-batch noise is noise, not a descent: that is what the
     # curve of an already-trained model looks like, and more batch size would not change it.
     if depth <= max(MIN_RELATIVE_DEPTH * abs(start), noise) or i_min < max(1, head_length(n)):
-        return _verdict(NO_DESCENT)
+        return _verdict(ALREADY_TRAINED if blew_up else NO_DESCENT)
     if noise > NOISE_TO_DEPTH * depth:
         return _verdict(TOO_NOISY)
 

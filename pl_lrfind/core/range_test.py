@@ -11,10 +11,10 @@ import math
 from typing import Any
 
 from .curve import MIN_POINTS, Curve, head_length
-from .diagnosis import diagnose
+from .diagnosis import ALREADY_TRAINED, diagnose
 from .ladder import MODES, lr_ladder
 from .result import LRFindResult
-from .rules import DEFAULT_RULE, RULES, Rule, resolve_rule, suggest_from_curve
+from .rules import DEFAULT_RULE, RULES, Rule, blow_up, resolve_rule, suggest_from_curve
 from .smoothing import DebiasedEMA
 from .stop import StopReason, has_diverged
 
@@ -164,12 +164,16 @@ class RangeTest:
         suggestions = {name: suggest_from_curve(curve, rule) for name, rule in RULES.items()}
         suggestions[self.rule] = suggest_from_curve(curve, self._rule_function)
         verdict = diagnose(curve, self.stop_reason, self.settings["num_steps"])
+        rule = self.rule
+        if verdict.code == ALREADY_TRAINED:  # nothing for a descent rule to anchor on: read the blow-up
+            rule = "blow_up"
+            suggestions[rule] = suggest_from_curve(curve, blow_up)
         return LRFindResult(
             lrs=list(self.lrs),
             losses=list(self.losses),
             smoothed_losses=list(self.smoothed),
-            suggestion=suggestions[self.rule],
-            rule=self.rule,
+            suggestion=suggestions[rule],
+            rule=rule,
             suggestions=suggestions,
             stop_reason=self.stop_reason,
             diagnosis=verdict.code,
