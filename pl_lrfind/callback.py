@@ -29,7 +29,7 @@ from typing_extensions import override
 
 from . import _lightning
 from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
-from .core.budget import BUDGET_EXPONENT, budget_factor, check_budget_exponent
+from .core.budget import budget_exponent_for, budget_factor, check_budget_exponent
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
@@ -59,6 +59,8 @@ class _RunningTest:
     range_test: RangeTest
     snapshot: TrainingSnapshot
     last_global_step: int
+    budget_exponent: float
+    """Decided before the test holds the Trainer's checkpoint callbacks back."""
     micro_losses: list[float] = field(default_factory=list)
     scale_before_step: float | None = None
 
@@ -97,8 +99,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             fit of more than :data:`~pl_lrfind.core.budget.REFERENCE_STEPS` optimizer steps gets the
             suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
             at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
-            does ``then="set"`` (the factor was measured on one-cycle fits).
-            See :mod:`pl_lrfind.core.budget` for the measurement behind the default.
+            does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
+            takes the measured exponent for the fit at hand (:meth:`keeps_best_checkpoint`):
+            0.3 when a ``ModelCheckpoint`` keeps the best check of a monitored metric, else 0.8.
+            See :mod:`pl_lrfind.core.budget` for the measurements behind both.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
@@ -130,7 +134,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         steps_per_lr: int = 1,
         then: str = "one_cycle",
         lr_factor: float = 1.0,
-        budget_exponent: float = BUDGET_EXPONENT,
+        budget_exponent: float | None = None,
         pct_start: float = 0.25,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
@@ -148,7 +152,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
         check_positive("lr_factor", lr_factor)
-        check_budget_exponent(budget_exponent)
+        if budget_exponent is not None:
+            check_budget_exponent(budget_exponent)
         check_positive("div_factor", div_factor)
         check_positive("final_div_factor", final_div_factor)
         if not 0.0 < pct_start < 1.0:
@@ -230,6 +235,17 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     def state_key(self) -> str:
         return self._state_key
 
+    def keeps_best_checkpoint(self, trainer: Trainer) -> bool:
+        """Whether the fit will be judged at its best validation check rather than at its end.
+
+        The default says yes when one of the Trainer's checkpoint callbacks monitors a metric
+        (``ModelCheckpoint(monitor=...)`` keeps the best checks); Lightning's own default
+        checkpoint monitors nothing and keeps the last. Override it when you pick the
+        checkpoint some other way. It chooses the budget exponent when ``budget_exponent`` is
+        ``None``.
+        """
+        return any(getattr(callback, "monitor", None) is not None for callback in trainer.checkpoint_callbacks)
+
     def make_curve_log(self, trainer: Trainer) -> CurveLog | None:
         """Where this stage's curve and schedule are logged; ``None`` logs nothing.
 
@@ -310,6 +326,11 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 processes_per_host=trainer.num_devices,
             ),
             last_global_step=trainer.global_step,
+            budget_exponent=(
+                self.budget_exponent
+                if self.budget_exponent is not None
+                else budget_exponent_for(self.keeps_best_checkpoint(trainer))
+            ),
         )
         try:
             self._log = self.make_curve_log(trainer)
@@ -393,8 +414,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
             # of a fit that EarlyStopping ends: the suggestion is handed as read.
             steps = self.budget.real_steps if self.then == "one_cycle" else None
-            factor = budget_factor(steps, self.budget_exponent)
-            result.settings.update(budget_steps=steps, budget_factor=factor)
+            factor = budget_factor(steps, test.budget_exponent)
+            result.settings.update(budget_steps=steps, budget_exponent=test.budget_exponent, budget_factor=factor)
             result.chosen_lr = result.suggestion * factor * self.lr_factor
         self.results.append(result)
         if self._log is not None:

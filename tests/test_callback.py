@@ -20,12 +20,13 @@ from helpers import (
     state_of,
     trainer_kwargs,
 )
+from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.optim.lr_scheduler import OneCycleLR
 
 from pl_lrfind import LRFinderCallback, StopReason
 from pl_lrfind.callback import UnsupportedSetupError
 from pl_lrfind.core import BLOW_UP_DIVISOR, lr_ladder
-from pl_lrfind.core.budget import BUDGET_EXPONENT, REFERENCE_STEPS
+from pl_lrfind.core.budget import BEST_CHECKPOINT_EXPONENT, BUDGET_EXPONENT, REFERENCE_STEPS
 
 
 class TestLadder:
@@ -148,10 +149,32 @@ class TestHandOver:
         fit(Classifier(), finder, probe, max_steps=steps, max_epochs=-1)
         result = finder.result
         assert result.settings["budget_steps"] == steps == finder.scheduler.total_steps
+        assert result.settings["budget_exponent"] == BUDGET_EXPONENT
         assert result.settings["budget_factor"] == pytest.approx(2**-BUDGET_EXPONENT)
         assert result.chosen_lr == pytest.approx(result.suggestion * 2**-BUDGET_EXPONENT * 0.5)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
         assert f"to a {steps}-step fit" in result.summary()
+
+    @pytest.mark.parametrize(("monitor", "exponent"), [("val_loss", BEST_CHECKPOINT_EXPONENT), (None, BUDGET_EXPONENT)])
+    def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(self, tmp_path, monitor, exponent):
+        """Judged at its best check, a long fit measured best with a milder factor (pl_lrfind.core.budget)."""
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        checkpoint = ModelCheckpoint(dirpath=tmp_path / "checkpoints", monitor=monitor)
+        trainer = fit(
+            Classifier(),
+            finder,
+            val=loader(n=32),
+            max_steps=2 * REFERENCE_STEPS,
+            max_epochs=-1,
+            enable_checkpointing=True,
+            callbacks=[checkpoint],
+            limit_val_batches=1,
+        )
+        assert finder.keeps_best_checkpoint(trainer) is (monitor is not None)
+        result = finder.result
+        assert result.settings["budget_exponent"] == exponent
+        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-exponent)
 
     @pytest.mark.parametrize(("then", "exponent"), [("one_cycle", 0.0), ("set", BUDGET_EXPONENT)])
     def test_exponent_zero_or_then_set_hands_the_suggestion_as_read(self, then, exponent):

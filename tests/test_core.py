@@ -20,7 +20,14 @@ from pl_lrfind.core import (
     lr_ladder,
     suggest,
 )
-from pl_lrfind.core.budget import BUDGET_CAP, BUDGET_EXPONENT, REFERENCE_STEPS, budget_factor
+from pl_lrfind.core.budget import (
+    BEST_CHECKPOINT_EXPONENT,
+    BUDGET_CAP,
+    BUDGET_EXPONENT,
+    REFERENCE_STEPS,
+    budget_exponent_for,
+    budget_factor,
+)
 from pl_lrfind.core.range_test import grace_steps
 
 
@@ -247,6 +254,12 @@ class TestBudget:
 
     def test_a_fit_no_longer_than_the_reference_or_open_ended_keeps_the_suggestion(self):
         assert budget_factor(None) == budget_factor(1) == budget_factor(REFERENCE_STEPS) == 1.0
+
+    def test_a_fit_judged_at_its_best_check_takes_the_milder_measured_exponent(self):
+        assert budget_exponent_for(keeps_best_checkpoint=True) == BEST_CHECKPOINT_EXPONENT == 0.3
+        assert budget_exponent_for(keeps_best_checkpoint=False) == BUDGET_EXPONENT == 0.8
+        long = 16 * REFERENCE_STEPS
+        assert budget_factor(long, budget_exponent_for(True)) > budget_factor(long, budget_exponent_for(False))
 
     def test_a_longer_budget_lowers_the_rate_by_the_measured_exponent_up_to_the_cap(self):
         factors = [budget_factor(REFERENCE_STEPS * multiple) for multiple in (1, 4, 16, 64)]
