@@ -26,7 +26,7 @@ from .settings import replay, stop_free_losses
 
 CALIBRATE_JSON = RESULTS / "calibrate.json"
 DESIGN_SEEDS = tuple(range(10, 20))
-SHIFTS = np.round(np.arange(-1.5, 0.001, 0.05), 2)  # log10 of 1 / divisor
+SHIFTS = np.round(np.arange(-1.5, 0.501, 0.05), 2)  # log10 of 1 / divisor
 
 
 def calibrate(tasks, seeds) -> dict:

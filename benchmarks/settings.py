@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from pl_lrfind.core import RangeTest
+from pl_lrfind.core import DEFAULT_RULE, RangeTest
 
 from .cli import parse_args, write_json
 from .noise import suggestion_stats
@@ -36,7 +36,7 @@ def replay(losses: list[float], beta: float, threshold: float) -> float | None:
             break
     else:
         test.stop("non_finite_loss")  # the unstopped run ended on a NaN the replay never sees
-    return test.result().suggestion
+    return test.result().suggestions[DEFAULT_RULE]  # not `suggestion`: a no-descent curve hands `blow_up`'s
 
 
 def stop_free_losses(tasks, seeds) -> dict[str, list[list[float]]]:

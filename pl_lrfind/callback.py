@@ -60,7 +60,6 @@ class _RunningTest:
     snapshot: TrainingSnapshot
     last_global_step: int
     budget_exponent: float
-    """Decided before the test holds the Trainer's checkpoint callbacks back."""
     micro_losses: list[float] = field(default_factory=list)
     scale_before_step: float | None = None
 
@@ -314,6 +313,11 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 "or use then='set'."
             )
         optimizer = trainer.optimizers[0]
+        # Asked before the snapshot exists (nothing to release if an override raises) and before
+        # the test holds the Trainer's checkpoint callbacks back.
+        exponent = self.budget_exponent
+        if exponent is None:
+            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer))
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(
@@ -326,11 +330,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 processes_per_host=trainer.num_devices,
             ),
             last_global_step=trainer.global_step,
-            budget_exponent=(
-                self.budget_exponent
-                if self.budget_exponent is not None
-                else budget_exponent_for(self.keeps_best_checkpoint(trainer))
-            ),
+            budget_exponent=exponent,
         )
         try:
             self._log = self.make_curve_log(trainer)

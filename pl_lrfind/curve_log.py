@@ -63,9 +63,9 @@ class CurveLog:
             self._write_points()
 
     def _write_points(self) -> None:
-        for global_step, loss, smoothed, walltime in self._points:
+        points, self._points = self._points, []  # a write that fails halfway is not repeated at close()
+        for global_step, loss, smoothed, walltime in points:
             tb_writer.log_step(self.writer, global_step, loss, smoothed, stage=self.stage, walltime=walltime)
-        self._points.clear()
 
     def result(self, result: LRFindResult, global_step: int) -> None:
         """The finished test: figure, summary and the result itself, flushed so a reader sees it."""

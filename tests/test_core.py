@@ -237,6 +237,12 @@ class TestResult:
         assert result.diagnosis == "already_trained"
         assert result.suggestion == pytest.approx(result.lrs[-1] / BLOW_UP_DIVISOR)
 
+    def test_a_blow_up_too_close_to_min_lr_for_a_reading_hands_no_rate(self):
+        """A 56th of the blow-up would lie below the ladder: more likely min_lr was too high."""
+        result = run_test([1.0] * 12 + [1.0 + 4.0 * k for k in range(1, 40)])
+        assert result.diagnosis == "already_trained" and result.lrs[-1] < 1e-7 * BLOW_UP_DIVISOR
+        assert result.rule == "blow_up" and result.suggestion is None and "below min_lr" in result.advice
+
     def test_a_curve_with_neither_descent_nor_blow_up_is_no_descent_and_keeps_the_asked_rule(self):
         noise = np.random.default_rng(2).normal(0.0, 0.01, 100)
         result = run_test(0.5 + noise, min_lr=1e-6, max_lr=10.0, num_steps=100, suggestion="valley")

@@ -24,7 +24,8 @@ ADVICE = {
         "the loss never falls clearly below its starting level, then blows up: the model looks "
         "trained already (a curve taken late in training has no descent to read), or min_lr is "
         "too high. The rate is read from the blow-up point instead (rule 'blow_up', calibrated "
-        "on second fits of trained models): treat it as a starting point."
+        "on second fits of trained models; none when that reading falls below min_lr): treat it "
+        "as a starting point."
     ),
     NO_DESCENT: (
         "the loss never falls clearly below its starting level and never blows up: there is no "

@@ -65,7 +65,13 @@ only on an early spike, else at the end of the ladder. Read at 1.5x, on the same
 10-19 / 0-9, ``python -m benchmarks.calibrate``), the worst task's seed spread fell from 0.30 /
 0.24 decade to 0.15 / 0.11, the mean interpolated regret from 10.8 % / 10.5 % to 10.3 % / 10.0 %.
 2x measured a worst spread of 0.25 / 0.13; a level relative to the descent's depth sent the
-small-batch task's regret past 50 %."""
+small-batch task's regret past 50 %.
+
+The smoothing kernel is about five rungs wide, so a blow-up to a loss far above the curve's
+level pulls the crossing to lower rates: a last loss of 1e4 moves the suggestion about 0.2
+decade down, 1e9 about 0.6 (synthetic curves). Clipping the losses before smoothing removes
+that, but measured worse on the benchmark (worst task +30 % against +21 % at 4x the starting
+loss): the small-batch task's spikes are part of what keeps its rate down."""
 
 
 def midspan(curve: Curve) -> float:
@@ -83,7 +89,7 @@ def midspan(curve: Curve) -> float:
     first few dozen steps have already learnt", and it wanders with the batch noise. The two
     anchors sit where the curve is steep, so noise moves them less. On the benchmark neither
     rate sits at a fixed distance from the best one-cycle peak (both spread over about a decade
-    across tasks), but with one constant ``midspan`` had the least regret, and too high is where
+    across tasks), but with one fitted constant ``midspan`` had the least regret, and too high is where
     a one-cycle fit suffers most. Numbers: ``docs/benchmarks.md``.
     """
     lrs, smooth = curve.lrs, curve.centered
@@ -163,7 +169,11 @@ def check_rule(rule: str | Rule) -> str:
 
 
 def suggest(lrs, losses, rule: str | Rule = DEFAULT_RULE, beta: float = 0.98) -> float | None:
-    """Suggest a learning rate from a range-test curve.
+    """Suggest a learning rate from a range-test curve: ``rule``'s answer, whatever the curve.
+
+    Unlike :meth:`RangeTest.result <pl_lrfind.core.RangeTest.result>`, it does not judge the
+    curve: on a curve with no descent that blew up it still answers with ``rule``, where the
+    range test hands :func:`blow_up`'s answer.
 
     ``losses`` are the raw per-step losses; each rule smooths them as it needs (``beta`` is
     the EMA factor for the rules that read the EMA). ``rule`` is a name from :data:`RULES` or
