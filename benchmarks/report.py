@@ -338,8 +338,8 @@ def _cell_regret(cell: dict, losses: list[float], kind: str) -> float:
     return float(np.mean(losses)) / best - 1
 
 
-BLOW_UP_OFFSETS = (1.0, 1.5, 1.75, 2.0, 2.5)
-"""Decades below the blow-up point that the second-stage table reads a rate at (1.75 is ``blow_up``'s)."""
+BLOW_UP_OFFSETS = (1.0, 1.5, 1.75, 2.0, 2.5, 3.0)
+"""Decades below the blow-up point that the second-stage table reads a rate at (2.5 is ``blow_up``'s)."""
 
 
 def second_stage_table(second: dict, oracle: dict) -> list[str]:
