@@ -48,7 +48,7 @@ def main(out: str) -> None:
         json.dump(record, f)
     torch.distributed.barrier()
     # Lightning leaves the process group up; gloo's threads torn down at interpreter exit can abort
-    # the process ("terminate called without an active exception", seen once in CI).
+    # the process ("terminate called without an active exception", seen once in CI; pytorch#190489).
     torch.distributed.destroy_process_group()
 
 
