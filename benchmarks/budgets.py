@@ -78,6 +78,22 @@ def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
     }
 
 
+def rule_end_to_end(task: str, budget: int, seeds, rule: str) -> dict:
+    """One of fastai's rules the fastai way: read on the same test's curve (the callback with
+    ``then="stop"``), handed as read, then the same one-cycle fit over the longer budget."""
+    tests = run_jobs(("finder_fit", dict(task_name=task, seed=s, budget=budget, then="stop")) for s in seeds)
+    rates = [test["result"]["suggestions"][rule] for test in tests]
+    fits = run_jobs(
+        ("traced_one_cycle_fit", dict(task_name=task, seed=s, peak_lr=lr, budget=budget))
+        for s, lr in zip(seeds, rates, strict=True)
+    )
+    return {
+        "lr": rates,
+        "val_loss": [fit["val_loss"] for fit in fits],
+        "best_val_loss": [fit["best_val_loss"] for fit in fits],
+    }
+
+
 def widen_below(cell: dict, task: str, budget: int, lowest: float, seeds) -> None:
     """Add grid points in quarter decades below the cell's grid down to ``lowest``, in place.
 
@@ -124,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         "--exponent", type=float, help="keep the cells, run the callback with this budget_exponent into ours_exponent_X"
     )
     parser.add_argument(
+        "--rule", choices=("valley", "steepest", "minimum"), help="keep the cells, run this rule as read into rule_NAME"
+    )
+    parser.add_argument(
         "--widen-below", type=float, metavar="D", help="extend the cells' grids down to D decades below their centre"
     )
     args = parser.parse_args(argv)
@@ -136,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.widen_below is not None:
             widen_below(cells[task], task, args.budget, centre - args.widen_below, range(args.grid_seeds))
             print(f"{task:34s} {args.budget}x: grid from 1e{min(cells[task]['log10_lr']):+.2f}", flush=True)
+            continue
+        if args.rule is not None:
+            cells[task][f"rule_{args.rule}"] = rule_end_to_end(task, args.budget, list(range(args.seeds)), args.rule)
             continue
         if args.as_read or args.exponent is not None:
             exponent = 0.0 if args.as_read else args.exponent

@@ -302,7 +302,7 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
             # What a user who kept the 1x optimum for the longer fit would lose, on this grid.
             at_1x_best = np.interp(best_1x, cell["log10_lr"], cell["mean_loss"]) / cell["best_mean_loss"] - 1
             regrets = {}
-            for name in [key for key in cell if key.startswith("ours")]:
+            for name in [key for key in cell if key.startswith(("ours", "rule_"))]:
                 regrets[name] = _cell_regret(cell, cell[name]["val_loss"], "val_loss")
                 regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
             for name, value in regrets.items():
@@ -322,12 +322,20 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
     lines.append("")
     labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
     for name in [name for name in totals if not name.endswith(" best")]:
-        label = labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+        if name.startswith("rule_"):
+            label = f"fastai's `{name.removeprefix('rule_')}` as read (same curve)"
+        else:
+            label = labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
         if len(totals[name]) == len(totals["ours"]):  # measured in every cell
             final, best = totals[name], totals[name + " best"]
+            beaten = ""
+            if name != "ours":
+                wins = sum(a < b for a, b in zip(final, totals["ours"], strict=True))
+                wins_best = sum(a < b for a, b in zip(best, totals["ours best"], strict=True))
+                beaten = f"; below the default in {wins} cells on the final loss, {wins_best} on the best check"
             lines.append(
                 f"- {label}, over {len(final)} cells: final loss mean {_pct(np.mean(final))}, worst"
-                f" {_pct(max(final))}; best check mean {_pct(np.mean(best))}, worst {_pct(max(best))}."
+                f" {_pct(max(final))}; best check mean {_pct(np.mean(best))}, worst {_pct(max(best))}{beaten}."
             )
     return lines
 

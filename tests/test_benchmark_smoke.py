@@ -88,6 +88,12 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     assert wider["ours"] == cell["ours"] and set(cell["log10_lr"]) < set(wider["log10_lr"])
     assert wider["best_mean_loss"] == min(wider["mean_loss"])
 
+    budgets.main(["--budget", "2", "--tasks", SMOKE_TASK, "--seeds", "1", "--rule", "minimum", "--out", str(out)])
+    ruled = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
+    (rate,) = ruled["rule_minimum"]["lr"]
+    assert ruled["ours"] == cell["ours"] and rate != cell["ours"]["lr"][0]  # read as fastai reads it, not ours
+    assert math.isfinite(ruled["rule_minimum"]["val_loss"][0])
+
 
 def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
     out = tmp_path / "second_stage.json"
