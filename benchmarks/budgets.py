@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{task:34s} {args.budget}x: grid from 1e{min(cells[task]['log10_lr']):+.2f}", flush=True)
             continue
         if args.rule is not None:
-            cells[task][f"rule_{args.rule}"] = rule_end_to_end(task, args.budget, list(range(args.seeds)), args.rule)
+            cells[task][f"rule_{args.rule}"] = rule_end_to_end(task, args.budget, range(args.seeds), args.rule)
             continue
         if args.as_read or args.exponent is not None:
             exponent = 0.0 if args.as_read else args.exponent

@@ -167,8 +167,9 @@ class RangeTest:
         rule = self.rule
         if verdict.code == ALREADY_TRAINED:  # nothing for a descent rule to anchor on: read the blow-up
             rule = "blow_up"
+            read = blow_up(curve)
             # Below the ladder the reading is a bound, not a rate: the curve more likely started too high.
-            suggestions[rule] = suggest_from_curve(curve, blow_up) if blow_up(curve) >= curve.lrs.min() else None
+            suggestions[rule] = read if read >= curve.lrs.min() else None
         return LRFindResult(
             lrs=list(self.lrs),
             losses=list(self.losses),
