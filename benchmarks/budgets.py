@@ -82,7 +82,36 @@ def rule_end_to_end(task: str, budget: int, seeds, rule: str) -> dict:
     """One of fastai's rules the fastai way: read on the same test's curve (the callback with
     ``then="stop"``), handed as read, then the same one-cycle fit over the longer budget."""
     tests = run_jobs(("finder_fit", dict(task_name=task, seed=s, budget=budget, then="stop")) for s in seeds)
-    rates = [test["result"]["suggestions"][rule] for test in tests]
+    return _one_cycle_at(task, budget, seeds, [test["result"]["suggestions"][rule] for test in tests])
+
+
+OTHER_RECIPES = ("lightning", "prodigy", "schedulefree")
+
+
+def recipe_end_to_end(task: str, budget: int, seeds, recipe: str) -> dict:
+    """Another recipe over the longer fit, as its users run it.
+
+    ``lightning``: ``Tuner.lr_find(...).suggestion()`` at its defaults, handed as found to the
+    same one-cycle fit (the rate typed when it finds none, marked in ``fallback``). ``prodigy``,
+    ``schedulefree``: the learning-rate-free optimizer over the whole fit, checked along the way
+    on the weights it would be evaluated with.
+    """
+    if recipe == "lightning":
+        found = run_jobs(("lightning_suggestion", dict(task_name=task, seed=s, budget=budget)) for s in seeds)
+        out = _one_cycle_at(task, budget, seeds, [f["lr"] for f in found])
+        return {**out, "fallback": [f["fallback"] for f in found]}
+    fits = run_jobs(
+        ("traced_lr_free_fit", dict(task_name=task, seed=s, optimizer=recipe, budget=budget)) for s in seeds
+    )
+    return {
+        "lr": [None for _ in fits],
+        "val_loss": [fit["val_loss"] for fit in fits],
+        "best_val_loss": [fit["best_val_loss"] for fit in fits],
+    }
+
+
+def _one_cycle_at(task: str, budget: int, seeds, rates: list[float]) -> dict:
+    """Each seed's one-cycle fit over the budget, peaking at that seed's rate."""
     fits = run_jobs(
         ("traced_one_cycle_fit", dict(task_name=task, seed=s, peak_lr=lr, budget=budget))
         for s, lr in zip(seeds, rates, strict=True)
@@ -143,6 +172,11 @@ def main(argv: list[str] | None = None) -> None:
         "--rule", choices=("valley", "steepest", "minimum"), help="keep the cells, run this rule as read into rule_NAME"
     )
     parser.add_argument(
+        "--recipe",
+        choices=OTHER_RECIPES,
+        help="keep the cells, run Lightning's lr_find or a learning-rate-free optimizer into recipe_NAME",
+    )
+    parser.add_argument(
         "--widen-below", type=float, metavar="D", help="extend the cells' grids down to D decades below their centre"
     )
     args = parser.parse_args(argv)
@@ -158,6 +192,9 @@ def main(argv: list[str] | None = None) -> None:
             continue
         if args.rule is not None:
             cells[task][f"rule_{args.rule}"] = rule_end_to_end(task, args.budget, range(args.seeds), args.rule)
+            continue
+        if args.recipe is not None:
+            cells[task][f"recipe_{args.recipe}"] = recipe_end_to_end(task, args.budget, range(args.seeds), args.recipe)
             continue
         if args.as_read or args.exponent is not None:
             exponent = 0.0 if args.as_read else args.exponent

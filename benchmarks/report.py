@@ -302,7 +302,7 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
             # What a user who kept the 1x optimum for the longer fit would lose, on this grid.
             at_1x_best = np.interp(best_1x, cell["log10_lr"], cell["mean_loss"]) / cell["best_mean_loss"] - 1
             regrets = {}
-            for name in [key for key in cell if key.startswith(("ours", "rule_"))]:
+            for name in [key for key in cell if key.startswith(RECIPE_PREFIXES)]:
                 regrets[name] = _cell_regret(cell, cell[name]["val_loss"], "val_loss")
                 regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
             for name, value in regrets.items():
@@ -320,12 +320,8 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
                 f" | {_pct(worst)} | {ours_best} | {as_read} | {as_read_best} |"
             )
     lines.append("")
-    labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
     for name in [name for name in totals if not name.endswith(" best")]:
-        if name.startswith("rule_"):
-            label = f"fastai's `{name.removeprefix('rule_')}` as read (same curve)"
-        else:
-            label = labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+        label = _budget_recipe_label(name)
         if len(totals[name]) == len(totals["ours"]):  # measured in every cell
             final, best = totals[name], totals[name + " best"]
             beaten = ""
@@ -337,6 +333,63 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
                 f"- {label}, over {len(final)} cells: final loss mean {_pct(np.mean(final))}, worst"
                 f" {_pct(max(final))}; best check mean {_pct(np.mean(best))}, worst {_pct(max(best))}{beaten}."
             )
+    return lines
+
+
+RECIPE_PREFIXES = ("ours", "rule_", "recipe_")
+"""Keys of a budget cell that hold a recipe run end to end (the rest describe the grid)."""
+OTHER_RECIPE_LABELS = {
+    "recipe_lightning": "Lightning's `lr_find`, then the same one-cycle",
+    "recipe_prodigy": "Prodigy (no rate)",
+    "recipe_schedulefree": "schedule-free AdamW (no rate)",
+}
+
+
+SHORT_LABELS = {
+    "ours": "default",
+    "rule_minimum": "fastai `minimum`",
+    "rule_valley": "fastai `valley`",
+    "rule_steepest": "fastai `steepest`",
+    "recipe_lightning": "Lightning",
+    "recipe_prodigy": "Prodigy",
+    "recipe_schedulefree": "schedule-free",
+}
+
+
+def _budget_recipe_label(name: str) -> str:
+    if name.startswith("rule_"):
+        return f"fastai's `{name.removeprefix('rule_')}` as read (same curve)"
+    labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)", **OTHER_RECIPE_LABELS}
+    return labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+
+
+def budget_recipes_table(budgets: dict) -> list[str]:
+    """Per (task, budget) cell: the regret of every recipe other users reach for, beside the default.
+
+    Final loss / best check, each against the cell's grid; the last column names the recipe with
+    the lowest final-loss regret. Only recipes measured in every cell get a column.
+    """
+    cells = [(int(b), task, cell) for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()]
+    cells.sort(key=lambda item: (item[1], item[0]))
+    others = {key for *_, cell in cells for key in cell if key.startswith(("rule_", "recipe_"))}
+    names = ["ours", *sorted(others, key=lambda key: (key.startswith("recipe_"), key))]
+    names = [name for name in names if all(name in cell for *_, cell in cells)]
+    short = {name: SHORT_LABELS.get(name, name) for name in names}
+    lines = [
+        "| task | budget | " + " | ".join(short.values()) + " | lowest |",
+        "|---|---:|" + "---:|" * len(names) + "---|",
+    ]
+    lowest_counts = dict.fromkeys(names, 0)
+    for budget, task, cell in cells:
+        final = {name: _cell_regret(cell, cell[name]["val_loss"], "val_loss") for name in names}
+        best = {name: _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss") for name in names}
+        winner = min(final, key=final.get)
+        lowest_counts[winner] += 1
+        row = " | ".join(f"{_pct(final[name])} / {_pct(best[name])}" for name in names)
+        lines.append(f"| {task} | {budget}x | {row} | {short[winner]} |")
+    lines.append("")
+    counts = ", ".join(f"{short[name]} {count}" for name, count in lowest_counts.items())
+    lines.append(f"Lowest final-loss regret, of {len(cells)} cells: {counts}.")
     return lines
 
 
@@ -524,11 +577,9 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         else "(not measured)"
     )
     budgets_file = results / BUDGETS_JSON.name
-    tables["{budgets}"] = (
-        "\n".join(budgets_table(json.loads(budgets_file.read_text()), oracle))
-        if budgets_file.exists()
-        else "(not measured)"
-    )
+    budgets = json.loads(budgets_file.read_text()) if budgets_file.exists() else None
+    tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
+    tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
     cost_file = results / COST_JSON.name
     tables["{targets}"] = "\n".join(
         targets_table(scores, json.loads(cost_file.read_text()) if cost_file.exists() else None)

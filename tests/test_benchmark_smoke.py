@@ -18,9 +18,10 @@ pytest.importorskip("schedulefree")
 
 from benchmarks import budgets, second_stage  # noqa: E402
 from benchmarks.__main__ import SMOKE_TASK, run  # noqa: E402
+from benchmarks.budgets import OTHER_RECIPES  # noqa: E402
 from benchmarks.compare import RECIPES  # noqa: E402
 from benchmarks.oracle import ORACLE_JSON  # noqa: E402
-from benchmarks.report import LABELS  # noqa: E402
+from benchmarks.report import LABELS, budget_recipes_table  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,21 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     (rate,) = ruled["rule_minimum"]["lr"]
     assert ruled["ours"] == cell["ours"] and rate != cell["ours"]["lr"][0]  # read as fastai reads it, not ours
     assert math.isfinite(ruled["rule_minimum"]["val_loss"][0])
+
+    for recipe in OTHER_RECIPES:
+        budgets.main(["--budget", "2", "--tasks", SMOKE_TASK, "--seeds", "1", "--recipe", recipe, "--out", str(out)])
+    cell = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
+    for recipe in ("prodigy", "schedulefree"):  # no rate, checked along the doubled fit
+        run = cell[f"recipe_{recipe}"]
+        assert run["lr"] == [None] and run["best_val_loss"][0] <= run["val_loss"][0] < 0.5
+    (found,) = cell["recipe_lightning"]["lr"]
+    assert found != cell["ours"]["lr"][0] and 1e-8 <= found <= 1.0  # Lightning's own range
+    assert math.isfinite(cell["recipe_lightning"]["val_loss"][0])  # how well it fits is the benchmark's to say
+
+    table = budget_recipes_table(json.loads(out.read_text()))
+    assert "| default | fastai `minimum` | Lightning | Prodigy | schedule-free | lowest |" in table[0]
+    (row,) = [line for line in table if line.startswith(f"| {SMOKE_TASK} | 2x |")]
+    assert row.count(" / ") == 5 and table[-1].startswith("Lowest final-loss regret, of 1 cells:")
 
 
 def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
