@@ -16,6 +16,11 @@ measured and counts as such (NaN), not as a loss. Leave-one-task-out picks
 ``alpha`` on the other tasks' cells and scores the held-out task's; leave-one-budget-out does
 the same by budget.
 
+Could the exponent depend on what the callback sees of the setup? For each trait it could read
+before the real fit (the optimizer's type, whether it decays weights, whether the model has
+normalisation layers, whether it is regularised at all), the tasks are split by it and each group
+gets its own alpha (``steps`` measure), picked leave-one-task-out within the held-out task's group.
+
     python -m benchmarks.budget_rule      # after benchmarks.budgets; writes results/budget_rule.json
 """
 
@@ -28,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from pl_lrfind.core import suggest
 
@@ -80,6 +86,56 @@ def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 
+def _optimizer(task: str) -> torch.optim.Optimizer:
+    return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
+
+
+def _has(task: str, *kinds: type) -> bool:
+    return any(isinstance(module, kinds) for module in ALL_TASKS[task].model().modules())
+
+
+NORMALISATION = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
+TRAITS: dict[str, Callable[[str], object]] = {
+    "optimizer": lambda task: type(_optimizer(task)).__name__,
+    "weight decay": lambda task: _optimizer(task).param_groups[0]["weight_decay"] > 0,
+    "normalisation layers": lambda task: _has(task, *NORMALISATION),
+    "regularised (weight decay, dropout or normalisation)": lambda task: (
+        _optimizer(task).param_groups[0]["weight_decay"] > 0 or _has(task, torch.nn.Dropout, *NORMALISATION)
+    ),
+}
+"""What the callback could read before the real fit, each a candidate to split the exponent by."""
+
+
+def grouped_held_out(by_alpha: dict[float, dict[str, float]], group: dict[str, object]) -> dict:
+    """One alpha per group of tasks (``group``: task -> its group), judged leave-one-task-out.
+
+    The held-out task's alpha is picked on the other tasks of its group (on every other task when
+    it is alone in its group); ``in_sample`` is each group's pick on all its cells.
+    """
+
+    def task_of(cell: str) -> str:
+        return cell.rsplit(" ", 1)[0]
+
+    def pick(selected: Callable[[str], bool]) -> float:
+        def score(alpha: float) -> float:
+            regrets = [r for cell, r in by_alpha[alpha].items() if selected(task_of(cell))]
+            return math.inf if any(map(math.isnan, regrets)) else float(np.mean(regrets))
+
+        return min(by_alpha, key=score)
+
+    held = {}
+    for task in sorted(group):
+        mates = [t for t in group if t != task and group[t] == group[task]]
+        alpha = pick(lambda t, task=task, mates=mates: t in mates if mates else t != task)
+        held[task] = {"alpha": alpha, "cells": {c: r for c, r in by_alpha[alpha].items() if task_of(c) == task}}
+    values = sorted({str(value) for value in group.values()})
+    return {
+        "groups": {value: sorted(t for t in group if str(group[t]) == value) for value in values},
+        "in_sample": {value: pick(lambda t, value=value: str(group[t]) == value) for value in values},
+        "held_out": held,
+    }
+
+
 def evaluate(rates: dict, grids: dict, cap: float) -> dict:
     """Every measure and alpha on these cells, with leave-one-task-out and leave-one-budget-out."""
     tasks = sorted({task for task, _ in grids})
@@ -99,7 +155,9 @@ def evaluate(rates: dict, grids: dict, cap: float) -> dict:
         for alpha, cells in by_alpha.items():
             values = list(cells.values())
             print(f"{measure} alpha {alpha:.2f}: mean {np.nanmean(values):+.1%}  worst {np.nanmax(values):+.1%}")
-    return {"measures": measures}
+    by_alpha = {float(alpha): cells for alpha, cells in measures["steps"]["alphas"].items()}
+    grouped = {name: grouped_held_out(by_alpha, {t: trait(t) for t in tasks}) for name, trait in TRAITS.items()}
+    return {"measures": measures, "grouped": grouped}
 
 
 def curve_readings(cell: dict) -> list[float]:

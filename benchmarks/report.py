@@ -451,7 +451,33 @@ def budget_rule_lines(rule: dict) -> list[str]:
     for target, measures in rule["targets"].items():
         for measure, found in measures["measures"].items():
             lines += _alpha_table(f"On {losses[target]}, scaled by {measure}", found)
+    for target, measures in rule["targets"].items():
+        if "grouped" in measures:
+            lines += _grouped_table(f"One alpha per group of tasks, on {losses[target]}", measures)
     return lines[:-1]
+
+
+def _held_out_scores(held: dict) -> list[float]:
+    return [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
+
+
+def _grouped_table(heading: str, measures: dict) -> list[str]:
+    """Each trait's split of the tasks, its alphas, and its leave-one-task-out score beside one alpha's; ends blank."""
+    single = _held_out_scores(measures["measures"]["steps"]["leave_one_out"]["task"])
+    lines = [
+        f"**{heading}** (scaled by steps; held out: leave one task out, alpha picked within its group).",
+        "",
+        "| split by | groups: alpha on all their cells | held out: mean | held out: worst cell |",
+        "|---|---|---:|---:|",
+        f"| nothing (one alpha) | every task | {_pct(np.mean(single))} | {_pct(max(single))} |",
+    ]
+    for trait, found in measures["grouped"].items():
+        groups = "; ".join(
+            f"{value} ({len(tasks)} tasks): {found['in_sample'][value]:.1f}" for value, tasks in found["groups"].items()
+        )
+        scores = _held_out_scores(found["held_out"])
+        lines.append(f"| {trait} | {groups} | {_pct(np.mean(scores))} | {_pct(max(scores))} |")
+    return [*lines, ""]
 
 
 def _alpha_table(heading: str, found: dict) -> list[str]:
@@ -475,7 +501,7 @@ def _alpha_table(heading: str, found: dict) -> list[str]:
         )
     lines.append("")
     for kind, held in found["leave_one_out"].items():
-        scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
+        scores = _held_out_scores(held)
         picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
         lines.append(
             f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"

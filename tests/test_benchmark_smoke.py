@@ -163,3 +163,20 @@ def test_the_fresh_data_task_adds_samples_not_passes():
     assert task.steps_per_epoch(4) == 4 * task.epochs * task.steps_per_check()
     seen = {tuple(row.tolist()) for row in one.tensors[0]}
     assert not seen & {tuple(row.tolist()) for row in four.tensors[0]}  # no sample shared between budgets
+
+
+def test_a_grouped_exponent_is_picked_within_the_held_out_tasks_group():
+    from benchmarks.budget_rule import grouped_held_out
+
+    # Tasks a, b lose least at alpha 0, c and d at alpha 1; e alone in its group, like c and d.
+    best = {"a": 0.0, "b": 0.0, "c": 1.0, "d": 1.0, "e": 1.0}
+    by_alpha = {
+        alpha: {f"{task} {budget}x": (alpha - best[task]) ** 2 + 0.01 * budget for task in best for budget in (1, 4)}
+        for alpha in (0.0, 0.5, 1.0)
+    }
+    found = grouped_held_out(by_alpha, {"a": "X", "b": "X", "c": "Y", "d": "Y", "e": "Z"})
+    assert found["groups"] == {"X": ["a", "b"], "Y": ["c", "d"], "Z": ["e"]}
+    assert found["in_sample"] == {"X": 0.0, "Y": 1.0, "Z": 1.0}
+    assert found["held_out"]["a"]["alpha"] == 0.0 and found["held_out"]["c"]["alpha"] == 1.0  # from its group mate
+    assert found["held_out"]["a"]["cells"] == {"a 1x": 0.01, "a 4x": 0.04}
+    assert found["held_out"]["e"]["alpha"] == 0.5  # alone: picked on every other task, the middle way
