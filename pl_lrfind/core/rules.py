@@ -59,6 +59,10 @@ seven tasks (``python -m benchmarks.calibrate``; with any one task held out, 10*
 3x the best smoothed loss."""
 
 
+MIDSPAN_REACH = 2.0
+"""How far past the curve's lowest point ``midspan`` reads the blow-up, at most: 2 decades."""
+
+
 def midspan(curve: Curve) -> float:
     """A fifth of the log-middle between where training starts to work and where it blows up.
 
@@ -92,7 +96,8 @@ def midspan(curve: Curve) -> float:
     # On a curve with no descent this is the first point; the diagnosis says "no_descent" or
     # "already_trained", and the range test reads such a curve with `blow_up` or not at all.
     half_descent = int(np.argmax(smooth[: lowest + 1] <= half_way_down))
-    middle = 0.5 * (np.log10(lrs[half_descent]) + np.log10(lrs[-1]))
+    blown_up = min(np.log10(lrs[-1]), np.log10(lrs[lowest]) + MIDSPAN_REACH)
+    middle = 0.5 * (np.log10(lrs[half_descent]) + blown_up)
     return float(10.0**middle / MIDSPAN_DIVISOR)
 
 
