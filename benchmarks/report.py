@@ -147,6 +147,40 @@ def targets_table(scores: dict, cost: dict | None) -> list[str]:
     return lines
 
 
+def budget_targets_table(budgets: dict) -> list[str]:
+    """The longer fits' targets against the budget benchmark's cells (final validation loss)."""
+    cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+    regret = {name: _cell_regret(cell, cell["ours"]["val_loss"], "val_loss") for name, cell in cells.items()}
+    worst_run = {name: max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1 for name, cell in cells.items()}
+    spread = {name: float(np.std(np.log10([lr for lr in c["ours"]["lr"] if lr]))) for name, c in cells.items()}
+    diverged = sum(not math.isfinite(loss) for cell in cells.values() for loss in cell["ours"]["val_loss"])
+    lowest = 0
+    for name, cell in cells.items():
+        others = [key for key in cell if key.startswith(("rule_", "recipe_"))]
+        lowest += all(regret[name] < _cell_regret(cell, cell[key]["val_loss"], "val_loss") for key in others)
+    worst_cell, worst_one, worst_spread = (max(d, key=d.get) for d in (regret, worst_run, spread))
+    mean = float(np.mean(list(regret.values())))
+    rows = [
+        (f"mean regret over the {len(cells)} (task, budget) cells <= 2 %", _pct(mean), mean <= 0.02),
+        ("every cell's regret <= 5 %", f"{_pct(regret[worst_cell])} ({worst_cell})", regret[worst_cell] <= 0.05),
+        ("no single run worse than +50 %", f"{_pct(worst_run[worst_one])} ({worst_one})", worst_run[worst_one] <= 0.5),
+        ("no diverged fit", f"{diverged} diverged", diverged == 0),
+        (
+            "spread of log10(rate) <= 0.1 decade in every cell",
+            f"{spread[worst_spread]:.2f} ({worst_spread}); {sum(v > 0.1 for v in spread.values())} cells above",
+            spread[worst_spread] <= 0.1,
+        ),
+        (
+            "lower regret than every other recipe measured, in every cell",
+            f"lowest in {lowest} of {len(cells)} cells",
+            lowest == len(cells),
+        ),
+    ]
+    lines = ["| target (longer fits, final validation loss) | measured | met |", "|---|---:|:---:|"]
+    lines += [f"| {target} | {measured} | {'yes' if met else '**no**'} |" for target, measured, met in rows]
+    return lines
+
+
 def task_table(oracle: dict, scores: dict) -> list[str]:
     lines = [
         "| task | grid best peak (val loss) | " + " | ".join(LABELS[n] for n in RECIPES) + " |",
@@ -606,6 +640,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     budgets = json.loads(budgets_file.read_text()) if budgets_file.exists() else None
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
     tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
+    tables["{budget_targets}"] = "\n".join(budget_targets_table(budgets)) if budgets else "(not measured)"
     cost_file = results / COST_JSON.name
     tables["{targets}"] = "\n".join(
         targets_table(scores, json.loads(cost_file.read_text()) if cost_file.exists() else None)

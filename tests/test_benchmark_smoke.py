@@ -21,7 +21,7 @@ from benchmarks.__main__ import SMOKE_TASK, run  # noqa: E402
 from benchmarks.budgets import OTHER_RECIPES  # noqa: E402
 from benchmarks.compare import RECIPES  # noqa: E402
 from benchmarks.oracle import ORACLE_JSON  # noqa: E402
-from benchmarks.report import LABELS, budget_recipes_table  # noqa: E402
+from benchmarks.report import LABELS, budget_recipes_table, budget_targets_table  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,9 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     assert "| default | fastai `minimum` | Lightning | Prodigy | schedule-free | lowest |" in table[0]
     (row,) = [line for line in table if line.startswith(f"| {SMOKE_TASK} | 2x |")]
     assert row.count(" / ") == 5 and table[-1].startswith("Lowest final-loss regret, of 1 cells:")
+    targets = "\n".join(budget_targets_table(json.loads(out.read_text())))
+    assert "| mean regret over the 1 (task, budget) cells <= 2 % |" in targets
+    assert f"({SMOKE_TASK} 2x)" in targets and "| no diverged fit | 0 diverged | yes |" in targets
 
 
 def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
