@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> None:
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
     cells = out["budgets"].setdefault(str(args.budget), {})
+    keeps_cells = args.ours_only or args.as_read or args.exponent is not None or args.rule or args.recipe
+    missing = [task for task in args.tasks if task not in cells]
+    if (keeps_cells or args.widen_below is not None) and missing:
+        parser.error(f"this keeps the {args.budget}x cells of {args.out}, which has none for {', '.join(missing)}")
     for task in args.tasks:
         started = time.perf_counter()
         centre = centre_of(task, oracle, out["budgets"].get("1", {}))

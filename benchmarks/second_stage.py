@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"tasks": {}}
+    missing = [task for task in args.tasks if task not in out["tasks"]]
+    if args.ours_only and missing:
+        parser.error(f"--ours-only keeps the stage-two grids of {args.out}, which has none for {', '.join(missing)}")
     for task in args.tasks:
         started = time.perf_counter()
         grid = {key: out["tasks"][task][key] for key in GRID_KEYS} if args.ours_only else None

@@ -183,3 +183,18 @@ def test_a_grouped_exponent_is_picked_within_the_held_out_tasks_group():
     assert found["held_out"]["a"]["alpha"] == 0.0 and found["held_out"]["c"]["alpha"] == 1.0  # from its group mate
     assert found["held_out"]["a"]["cells"] == {"a 1x": 0.01, "a 4x": 0.04}
     assert found["held_out"]["e"]["alpha"] == 0.5  # alone: picked on every other task, the middle way
+
+
+@pytest.mark.parametrize(
+    "main, flags",
+    [
+        (budgets.main, ["--budget", "4", "--ours-only"]),
+        (budgets.main, ["--budget", "4", "--recipe", "prodigy"]),
+        (second_stage.main, ["--ours-only"]),
+    ],
+)
+def test_keeping_cells_that_were_never_measured_names_them(tmp_path, capsys, main, flags):
+    with pytest.raises(SystemExit):
+        main([*flags, "--tasks", SMOKE_TASK, "--out", str(tmp_path / "results.json")])
+    assert f"has none for {SMOKE_TASK}" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
