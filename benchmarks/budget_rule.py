@@ -11,7 +11,9 @@ The range test's curve does not depend on the budget (same weights, batches and 
 fresh-data task's batches are the budget's own), so each cell's default rate is the one the
 callback chose there (at 1x, re-read on the curves of ``compare.json``, seeds 0-4). For each
 measure and exponent, the scaled rate's regret is read off the 1x oracle and the grids of
-``budgets.json`` by interpolation (no fits: a minute's arithmetic). A rate off a grid is not
+``budgets.json`` by interpolation (no fits: a minute's arithmetic; reading the traits below builds
+each task's model once, the fine-tuning tasks' from the pretrained weights ``benchmarks.budgets``
+cached, or pretrained again if the cache is gone). A rate off a grid is not
 measured and counts as such (NaN), not as a loss. Leave-one-task-out picks
 ``alpha`` on the other tasks' cells and scores the held-out task's; leave-one-budget-out does
 the same by budget.
@@ -72,17 +74,23 @@ def cell_regrets(measure: str, alpha: float, rates: dict, grids: dict, cap: floa
     return out
 
 
-def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool]) -> dict:
-    """Pick alpha on every cell that ``held`` does not select (lowest mean regret); score the held cells.
+def pick_alpha(by_alpha: dict[float, dict[str, float]], trains_on: Callable[[str], bool]) -> float:
+    """The alpha with the lowest mean regret over the cells ``trains_on`` selects.
 
-    Only alphas that keep every training cell's rates on its grid can be picked.
+    Only alphas that keep every one of those cells' rates on its grid can be picked: a cell off
+    its grid is not measured, and dropping it would drop exactly the cells an alpha moves furthest.
     """
 
-    def training_score(alpha: float) -> float:  # an alpha that sends a cell off its grid is not measured: unusable
-        regrets = [r for name, r in by_alpha[alpha].items() if not held(name)]
+    def score(alpha: float) -> float:
+        regrets = [r for name, r in by_alpha[alpha].items() if trains_on(name)]
         return math.inf if any(map(math.isnan, regrets)) else float(np.mean(regrets))
 
-    alpha = min(by_alpha, key=training_score)
+    return min(by_alpha, key=score)
+
+
+def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool]) -> dict:
+    """Pick alpha on every cell that ``held`` does not select; score the held cells."""
+    alpha = pick_alpha(by_alpha, lambda name: not held(name))
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 
@@ -116,22 +124,19 @@ def grouped_held_out(by_alpha: dict[float, dict[str, float]], group: dict[str, o
     def task_of(cell: str) -> str:
         return cell.rsplit(" ", 1)[0]
 
-    def pick(selected: Callable[[str], bool]) -> float:
-        def score(alpha: float) -> float:
-            regrets = [r for cell, r in by_alpha[alpha].items() if selected(task_of(cell))]
-            return math.inf if any(map(math.isnan, regrets)) else float(np.mean(regrets))
-
-        return min(by_alpha, key=score)
-
     held = {}
     for task in sorted(group):
-        mates = [t for t in group if t != task and group[t] == group[task]]
-        alpha = pick(lambda t, task=task, mates=mates: t in mates if mates else t != task)
+        # Its group mates; a task alone in its group learns from every other task.
+        mates = {t for t in group if t != task and group[t] == group[task]} or set(group) - {task}
+        alpha = pick_alpha(by_alpha, lambda cell, mates=mates: task_of(cell) in mates)
         held[task] = {"alpha": alpha, "cells": {c: r for c, r in by_alpha[alpha].items() if task_of(c) == task}}
-    values = sorted({str(value) for value in group.values()})
+    members = {str(value): {t for t in group if str(group[t]) == str(value)} for value in group.values()}
     return {
-        "groups": {value: sorted(t for t in group if str(group[t]) == value) for value in values},
-        "in_sample": {value: pick(lambda t, value=value: str(group[t]) == value) for value in values},
+        "groups": {value: sorted(tasks) for value, tasks in sorted(members.items())},
+        "in_sample": {
+            value: pick_alpha(by_alpha, lambda cell, tasks=tasks: task_of(cell) in tasks)
+            for value, tasks in sorted(members.items())
+        },
         "held_out": held,
     }
 

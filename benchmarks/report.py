@@ -37,6 +37,18 @@ LABELS = {
     "prodigy": "Prodigy (no finder)",
     "schedulefree": "schedule-free AdamW (no finder)",
 }
+OTHER_BUDGET_RECIPES = ("rule_", "recipe_")
+"""Prefixes of a budget cell's keys that hold another recipe run end to end beside the default
+(``rule_NAME``: fastai's rules read on the same curve; ``recipe_NAME``: Lightning, Prodigy, schedule-free)."""
+SHORT_LABELS = {
+    "ours": "default",
+    "rule_minimum": "fastai `minimum`",
+    "rule_valley": "fastai `valley`",
+    "rule_steepest": "fastai `steepest`",
+    "recipe_lightning": "Lightning",
+    "recipe_prodigy": "Prodigy",
+    "recipe_schedulefree": "schedule-free",
+}
 
 
 def recipe_scores(oracle_task: dict, recipe: dict) -> dict:
@@ -154,14 +166,11 @@ def budget_targets_table(budgets: dict) -> list[str]:
     worst_run = {name: max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1 for name, cell in cells.items()}
     spread = {name: float(np.std(np.log10([lr for lr in c["ours"]["lr"] if lr]))) for name, c in cells.items()}
     diverged = sum(not math.isfinite(loss) for cell in cells.values() for loss in cell["ours"]["val_loss"])
-    lowest = 0
-    for name, cell in cells.items():
-        others = [key for key in cell if key.startswith(("rule_", "recipe_"))]
-        lowest += all(regret[name] < _cell_regret(cell, cell[key]["val_loss"], "val_loss") for key in others)
+    lowest = sum(_lowest(cell) == "ours" for cell in cells.values())
     worst_cell, worst_one, worst_spread = (max(d, key=d.get) for d in (regret, worst_run, spread))
     mean = float(np.mean(list(regret.values())))
     rows = [
-        (f"mean regret over the {len(cells)} (task, budget) cells <= 2 %", _pct(mean), mean <= 0.02),
+        (f"mean regret over the {len(cells)} (task, budget) cells, 1x included, <= 2 %", _pct(mean), mean <= 0.02),
         ("every cell's regret <= 5 %", f"{_pct(regret[worst_cell])} ({worst_cell})", regret[worst_cell] <= 0.05),
         ("no single run worse than +50 %", f"{_pct(worst_run[worst_one])} ({worst_one})", worst_run[worst_one] <= 0.5),
         ("no diverged fit", f"{diverged} diverged", diverged == 0),
@@ -336,7 +345,7 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
             # What a user who kept the 1x optimum for the longer fit would lose, on this grid.
             at_1x_best = np.interp(best_1x, cell["log10_lr"], cell["mean_loss"]) / cell["best_mean_loss"] - 1
             regrets = {}
-            for name in [key for key in cell if key.startswith(RECIPE_PREFIXES)]:
+            for name in [key for key in cell if key.startswith(("ours", *OTHER_BUDGET_RECIPES))]:
                 regrets[name] = _cell_regret(cell, cell[name]["val_loss"], "val_loss")
                 regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
             for name, value in regrets.items():
@@ -370,31 +379,26 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
     return lines
 
 
-RECIPE_PREFIXES = ("ours", "rule_", "recipe_")
-"""Keys of a budget cell that hold a recipe run end to end (the rest describe the grid)."""
-OTHER_RECIPE_LABELS = {
-    "recipe_lightning": "Lightning's `lr_find`, then the same one-cycle",
-    "recipe_prodigy": "Prodigy (no rate)",
-    "recipe_schedulefree": "schedule-free AdamW (no rate)",
-}
-
-
-SHORT_LABELS = {
-    "ours": "default",
-    "rule_minimum": "fastai `minimum`",
-    "rule_valley": "fastai `valley`",
-    "rule_steepest": "fastai `steepest`",
-    "recipe_lightning": "Lightning",
-    "recipe_prodigy": "Prodigy",
-    "recipe_schedulefree": "schedule-free",
-}
-
-
 def _budget_recipe_label(name: str) -> str:
+    """How the summary under the budget table names a recipe (a key of a budget cell)."""
     if name.startswith("rule_"):
         return f"fastai's `{name.removeprefix('rule_')}` as read (same curve)"
-    labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)", **OTHER_RECIPE_LABELS}
+    if name.startswith("recipe_"):
+        return LABELS[name.removeprefix("recipe_")]
+    labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
     return labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+
+
+def _final_regrets(cell: dict) -> dict[str, float]:
+    """Final-loss regret of the default and of every other recipe measured in a budget cell."""
+    names = ["ours", *[key for key in cell if key.startswith(OTHER_BUDGET_RECIPES)]]
+    return {name: _cell_regret(cell, cell[name]["val_loss"], "val_loss") for name in names}
+
+
+def _lowest(cell: dict) -> str:
+    """The recipe with the lowest final-loss regret in a budget cell (the default on a tie)."""
+    regrets = _final_regrets(cell)
+    return min(regrets, key=regrets.get)
 
 
 def budget_recipes_table(budgets: dict) -> list[str]:
@@ -405,7 +409,7 @@ def budget_recipes_table(budgets: dict) -> list[str]:
     """
     cells = [(int(b), task, cell) for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()]
     cells.sort(key=lambda item: (item[1], item[0]))
-    others = {key for *_, cell in cells for key in cell if key.startswith(("rule_", "recipe_"))}
+    others = {key for *_, cell in cells for key in cell if key.startswith(OTHER_BUDGET_RECIPES)}
     names = ["ours", *sorted(others, key=lambda key: (key.startswith("recipe_"), key))]
     names = [name for name in names if all(name in cell for *_, cell in cells)]
     short = {name: SHORT_LABELS.get(name, name) for name in names}
@@ -413,16 +417,16 @@ def budget_recipes_table(budgets: dict) -> list[str]:
         "| task | budget | " + " | ".join(short.values()) + " | lowest |",
         "|---|---:|" + "---:|" * len(names) + "---|",
     ]
-    lowest_counts = dict.fromkeys(names, 0)
+    lowest_counts: dict[str, int] = {}
     for budget, task, cell in cells:
-        final = {name: _cell_regret(cell, cell[name]["val_loss"], "val_loss") for name in names}
+        final = _final_regrets(cell)
         best = {name: _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss") for name in names}
-        winner = min(final, key=final.get)
-        lowest_counts[winner] += 1
+        winner = _lowest(cell)
+        lowest_counts[winner] = lowest_counts.get(winner, 0) + 1
         row = " | ".join(f"{_pct(final[name])} / {_pct(best[name])}" for name in names)
-        lines.append(f"| {task} | {budget}x | {row} | {short[winner]} |")
+        lines.append(f"| {task} | {budget}x | {row} | {SHORT_LABELS.get(winner, winner)} |")
     lines.append("")
-    counts = ", ".join(f"{short[name]} {count}" for name, count in lowest_counts.items())
+    counts = ", ".join(f"{short[name]} {lowest_counts.get(name, 0)}" for name in names)
     lines.append(f"Lowest final-loss regret, of {len(cells)} cells: {counts}.")
     return lines
 
@@ -491,27 +495,40 @@ def budget_rule_lines(rule: dict) -> list[str]:
     return lines[:-1]
 
 
-def _held_out_scores(held: dict) -> list[float]:
-    return [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
-
-
 def _grouped_table(heading: str, measures: dict) -> list[str]:
-    """Each trait's split of the tasks, its alphas, and its leave-one-task-out score beside one alpha's; ends blank."""
-    single = _held_out_scores(measures["measures"]["steps"]["leave_one_out"]["task"])
+    """Each trait's split of the tasks and its alphas: in sample, and leave-one-task-out beside one
+    alpha's; cells whose rate falls off its grid are counted, not scored. Ends blank."""
+    by_alpha = measures["measures"]["steps"]["alphas"]
+    single = measures["measures"]["steps"]["leave_one_out"]["task"]
     lines = [
         f"**{heading}** (scaled by steps; held out: leave one task out, alpha picked within its group).",
         "",
-        "| split by | groups: alpha on all their cells | held out: mean | held out: worst cell |",
-        "|---|---|---:|---:|",
-        f"| nothing (one alpha) | every task | {_pct(np.mean(single))} | {_pct(max(single))} |",
+        "| split by | groups: their alpha | in sample: mean | held out: mean | held out: worst cell"
+        " | cells off the grid (held out) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
+    means = {alpha: np.mean(list(cells.values())) for alpha, cells in by_alpha.items()}
+    alpha = min((a for a in means if not np.isnan(means[a])), key=means.get)  # NaN: a cell off its grid
+    lines.append(f"| nothing (one alpha) | every task: {float(alpha):.1f} | {_pct(means[alpha])} | {_scored(single)} |")
     for trait, found in measures["grouped"].items():
+        alpha_of = {task: found["in_sample"][value] for value, tasks in found["groups"].items() for task in tasks}
+        in_sample = [r for task, alpha in alpha_of.items() for r in _task_cells(by_alpha[str(alpha)], task)]
         groups = "; ".join(
             f"{value} ({len(tasks)} tasks): {found['in_sample'][value]:.1f}" for value, tasks in found["groups"].items()
         )
-        scores = _held_out_scores(found["held_out"])
-        lines.append(f"| {trait} | {groups} | {_pct(np.mean(scores))} | {_pct(max(scores))} |")
+        lines.append(f"| {trait} | {groups} | {_pct(np.nanmean(in_sample))} | {_scored(found['held_out'])} |")
     return [*lines, ""]
+
+
+def _task_cells(cells: dict[str, float], task: str) -> list[float]:
+    return [r for name, r in cells.items() if name.rsplit(" ", 1)[0] == task]
+
+
+def _scored(held: dict) -> str:
+    """Held-out mean | worst | cells off the grid, as table cells."""
+    cells = [r for left in held.values() for r in left["cells"].values()]
+    scores = [r for r in cells if not math.isnan(r)]
+    return f"{_pct(np.mean(scores))} | {_pct(max(scores))} | {len(cells) - len(scores)}"
 
 
 def _alpha_table(heading: str, found: dict) -> list[str]:
@@ -535,7 +552,7 @@ def _alpha_table(heading: str, found: dict) -> list[str]:
         )
     lines.append("")
     for kind, held in found["leave_one_out"].items():
-        scores = _held_out_scores(held)
+        scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
         picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
         lines.append(
             f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"
