@@ -164,7 +164,7 @@ def budget_targets_table(budgets: dict) -> list[str]:
     cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
     regret = {name: _cell_regret(cell, cell["ours"]["val_loss"], "val_loss") for name, cell in cells.items()}
     worst_run = {name: max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1 for name, cell in cells.items()}
-    spread = {name: float(np.std(np.log10([lr for lr in c["ours"]["lr"] if lr]))) for name, c in cells.items()}
+    spread = {name: _rate_spread(cell["ours"]) for name, cell in cells.items()}
     diverged = sum(not math.isfinite(loss) for cell in cells.values() for loss in cell["ours"]["val_loss"])
     lowest = sum(_lowest(cell) == "ours" for cell in cells.values())
     worst_cell, worst_one, worst_spread = (max(d, key=d.get) for d in (regret, worst_run, spread))
@@ -333,9 +333,9 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
     """
     lines = [
         "| task | budget | best peak (1x) | best peak | moved (decades) | the 1x best peak here"
-        " | ours: median rate | ours: regret | ours: worst run | ours: best check | as read: regret"
-        " | as read: best check |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | ours: median rate | ours: spread | ours: regret | ours: worst run | ours: best check"
+        " | as read: regret | as read: best check |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     cells_1x = budgets["budgets"].get("1", {})
     totals: dict[str, list[float]] = {}
@@ -359,7 +359,8 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
             )
             lines.append(
                 f"| {task} | {budget}x | 1e{best_1x:+.2f} | 1e{cell['best_log10_lr']:+.2f}"
-                f" | {cell['best_log10_lr'] - best_1x:+.2f} | {_pct(at_1x_best)} | {median} | {ours}"
+                f" | {cell['best_log10_lr'] - best_1x:+.2f} | {_pct(at_1x_best)} | {median}"
+                f" | {_rate_spread(cell['ours']):.2f} | {ours}"
                 f" | {_pct(worst)} | {ours_best} | {as_read} | {as_read_best} |"
             )
     lines.append("")
@@ -387,6 +388,12 @@ def _budget_recipe_label(name: str) -> str:
         return LABELS[name.removeprefix("recipe_")]
     labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
     return labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+
+
+def _rate_spread(run: dict) -> float:
+    """Standard deviation over seeds of log10 of the rate a recipe handed (decades); NaN under two rates."""
+    rates = [lr for lr in run["lr"] if lr is not None]
+    return float(np.std(np.log10(rates))) if len(rates) > 1 else math.nan
 
 
 def _final_regrets(cell: dict) -> dict[str, float]:
