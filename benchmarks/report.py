@@ -481,11 +481,17 @@ def second_stage_table(second: dict, oracle: dict) -> list[str]:
             f" | {_pct(columns['ours'][-1])} | {' | '.join(cells)} |"
         )
     for name, summary in (("mean", np.mean), ("worst", np.max)):
-        values = [summary(column) for column in columns.values()]
-        lines.append(
-            f"| **{name}** | | | | | | " + " | ".join("-" if math.isnan(v) else _pct(float(v)) for v in values) + " |"
-        )
+        lines.append(f"| **{name}** | | | | | | " + " | ".join(_on_grid(summary, c) for c in columns.values()) + " |")
     return lines
+
+
+def _on_grid(summary, regrets: list[float]) -> str:
+    """``summary`` of the regrets read on the grid, saying how many tasks it covers when some fell off it."""
+    measured = [r for r in regrets if not math.isnan(r)]
+    if not measured:
+        return "-"
+    text = _pct(float(summary(measured)))
+    return text if len(measured) == len(regrets) else f"{text} ({len(measured)} of {len(regrets)} tasks)"
 
 
 def budget_rule_lines(rule: dict) -> list[str]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from benchmarks.budget_rule import grouped_held_out
 
 
@@ -25,3 +29,11 @@ def test_a_grouped_exponent_is_picked_on_the_held_out_tasks_group_mates_only():
         "e": 0.75,  # a, b, c, d: one at 0, three at 1 (with e itself it would be 0.5)
     }
     assert found["held_out"]["a"]["cells"] == {"a 1x": 1.01, "a 4x": 1.04}
+
+
+def test_a_summary_with_tasks_off_the_grid_says_how_many_it_covers():
+    from benchmarks.report import _on_grid
+
+    assert _on_grid(np.mean, [0.1, math.nan, 0.3]) == "+20.0 % (2 of 3 tasks)"
+    assert _on_grid(np.max, [0.1, 0.3]) == "+30.0 %"
+    assert _on_grid(np.mean, [math.nan, math.nan]) == "-"
