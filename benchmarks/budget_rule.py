@@ -94,6 +94,11 @@ def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 
+def task_of(cell: str) -> str:
+    """The task of a cell named ``"<task> <budget>x"``."""
+    return cell.rsplit(" ", 1)[0]
+
+
 def _optimizer(task: str) -> torch.optim.Optimizer:
     return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
 
@@ -120,9 +125,6 @@ def grouped_held_out(by_alpha: dict[float, dict[str, float]], group: dict[str, o
     The held-out task's alpha is picked on the other tasks of its group (on every other task when
     it is alone in its group); ``in_sample`` is each group's pick on all its cells.
     """
-
-    def task_of(cell: str) -> str:
-        return cell.rsplit(" ", 1)[0]
 
     held = {}
     for task in sorted(group):

@@ -103,11 +103,7 @@ def recipe_end_to_end(task: str, budget: int, seeds, recipe: str) -> dict:
     fits = run_jobs(
         ("traced_lr_free_fit", dict(task_name=task, seed=s, optimizer=recipe, budget=budget)) for s in seeds
     )
-    return {
-        "lr": [None for _ in fits],
-        "val_loss": [fit["val_loss"] for fit in fits],
-        "best_val_loss": [fit["best_val_loss"] for fit in fits],
-    }
+    return _runs([None for _ in fits], fits)
 
 
 def _one_cycle_at(task: str, budget: int, seeds, rates: list[float]) -> dict:
@@ -116,6 +112,11 @@ def _one_cycle_at(task: str, budget: int, seeds, rates: list[float]) -> dict:
         ("traced_one_cycle_fit", dict(task_name=task, seed=s, peak_lr=lr, budget=budget))
         for s, lr in zip(seeds, rates, strict=True)
     )
+    return _runs(rates, fits)
+
+
+def _runs(rates: list, fits: list[dict]) -> dict:
+    """A recipe's seeds as a cell keeps them: the rate each was handed, its final loss and best check."""
     return {
         "lr": rates,
         "val_loss": [fit["val_loss"] for fit in fits],
@@ -183,9 +184,10 @@ def main(argv: list[str] | None = None) -> None:
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
     cells = out["budgets"].setdefault(str(args.budget), {})
-    keeps_cells = args.ours_only or args.as_read or args.exponent is not None or args.rule or args.recipe
+    keeps_cells = args.ours_only or args.as_read or args.rule or args.recipe
+    keeps_cells = keeps_cells or args.exponent is not None or args.widen_below is not None
     missing = [task for task in args.tasks if task not in cells]
-    if (keeps_cells or args.widen_below is not None) and missing:
+    if keeps_cells and missing:
         parser.error(f"this keeps the {args.budget}x cells of {args.out}, which has none for {', '.join(missing)}")
     for task in args.tasks:
         started = time.perf_counter()

@@ -14,7 +14,7 @@ import numpy as np
 
 from pl_lrfind.core import format_lr
 
-from .budget_rule import BUDGET_RULE_JSON
+from .budget_rule import BUDGET_RULE_JSON, pick_alpha, task_of
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -163,7 +163,7 @@ def budget_targets_table(budgets: dict) -> list[str]:
     """The longer fits' targets against the budget benchmark's cells (final validation loss)."""
     cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
     regret = {name: _cell_regret(cell, cell["ours"]["val_loss"], "val_loss") for name, cell in cells.items()}
-    worst_run = {name: max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1 for name, cell in cells.items()}
+    worst_run = {name: _worst_run(cell) for name, cell in cells.items()}
     spread = {name: _rate_spread(cell["ours"]) for name, cell in cells.items()}
     diverged = sum(not math.isfinite(loss) for cell in cells.values() for loss in cell["ours"]["val_loss"])
     lowest = sum(_lowest(cell) == "ours" for cell in cells.values())
@@ -350,7 +350,7 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
                 regrets[name + " best"] = _cell_regret(cell, cell[name]["best_val_loss"], "best_val_loss")
             for name, value in regrets.items():
                 totals.setdefault(name, []).append(value)
-            worst = max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1
+            worst = _worst_run(cell)
             rates = [lr for lr in cell["ours"]["lr"] if lr is not None]
             median = format_lr(float(np.median(rates))) if rates else "none"
             ours, ours_best, as_read, as_read_best = (
@@ -388,6 +388,11 @@ def _budget_recipe_label(name: str) -> str:
         return LABELS[name.removeprefix("recipe_")]
     labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
     return labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+
+
+def _worst_run(cell: dict) -> float:
+    """The default's worst seed in a budget cell, against the grid's best (final loss)."""
+    return max(cell["ours"]["val_loss"]) / cell["best_mean_loss"] - 1
 
 
 def _rate_spread(run: dict) -> float:
@@ -520,21 +525,17 @@ def _grouped_table(heading: str, measures: dict) -> list[str]:
         " | cells off the grid (held out) |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    means = {alpha: np.mean(list(cells.values())) for alpha, cells in by_alpha.items()}
-    alpha = min((a for a in means if not np.isnan(means[a])), key=means.get)  # NaN: a cell off its grid
-    lines.append(f"| nothing (one alpha) | every task: {float(alpha):.1f} | {_pct(means[alpha])} | {_scored(single)} |")
+    alpha = pick_alpha(by_alpha, lambda cell: True)
+    one_alpha = np.mean(list(by_alpha[alpha].values()))
+    lines.append(f"| nothing (one alpha) | every task: {float(alpha):.1f} | {_pct(one_alpha)} | {_scored(single)} |")
     for trait, found in measures["grouped"].items():
         alpha_of = {task: found["in_sample"][value] for value, tasks in found["groups"].items() for task in tasks}
-        in_sample = [r for task, alpha in alpha_of.items() for r in _task_cells(by_alpha[str(alpha)], task)]
+        in_sample = [by_alpha[str(alpha_of[task_of(cell)])][cell] for cell in next(iter(by_alpha.values()))]
         groups = "; ".join(
             f"{value} ({len(tasks)} tasks): {found['in_sample'][value]:.1f}" for value, tasks in found["groups"].items()
         )
         lines.append(f"| {trait} | {groups} | {_pct(np.nanmean(in_sample))} | {_scored(found['held_out'])} |")
     return [*lines, ""]
-
-
-def _task_cells(cells: dict[str, float], task: str) -> list[float]:
-    return [r for name, r in cells.items() if name.rsplit(" ", 1)[0] == task]
 
 
 def _scored(held: dict) -> str:
