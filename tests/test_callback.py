@@ -141,7 +141,7 @@ class TestHandOver:
         assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * 0.5)
 
     def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(self):
-        """460 real steps are twice REFERENCE_STEPS: the one-cycle peaks at suggestion * 2**-0.8 * lr_factor."""
+        """460 real steps are twice REFERENCE_STEPS: the one-cycle peaks at suggestion * 2**-exponent * lr_factor."""
         steps = 2 * REFERENCE_STEPS
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
