@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks.budget_rule import grouped_held_out
 
@@ -37,3 +38,31 @@ def test_a_summary_with_tasks_off_the_grid_says_how_many_it_covers():
     assert _on_grid(np.mean, [0.1, math.nan, 0.3]) == "+20.0 % (2 of 3 tasks)"
     assert _on_grid(np.max, [0.1, 0.3]) == "+30.0 %"
     assert _on_grid(np.mean, [math.nan, math.nan]) == "-"
+
+
+def _cell(**runs: list[float]) -> dict:
+    """A budget cell whose grid's best mean is 1.0, so a run's losses read directly as 1 + regret."""
+    return {"best_mean_loss": 1.0, **{name: {"val_loss": losses} for name, losses in runs.items()}}
+
+
+def test_a_recipe_is_clearly_lower_only_beyond_the_noise_of_both_means():
+    from benchmarks.report import clearly_lower
+
+    steady = [1.10, 1.11, 1.09, 1.10, 1.10]  # +10 %, s.e. 0.3 points
+    assert clearly_lower(_cell(ours=steady, recipe_x=[1.05, 1.06, 1.04, 1.05, 1.05]), "recipe_x")
+    # The same 5-point lower mean from seeds that scatter by 20 points is not clearly lower.
+    assert not clearly_lower(_cell(ours=steady, recipe_x=[0.85, 1.25, 0.90, 1.20, 1.05]), "recipe_x")
+    assert not clearly_lower(_cell(ours=steady, recipe_x=[1.15, 1.16, 1.14, 1.15, 1.15]), "recipe_x")
+
+
+def test_a_paired_difference_cancels_what_the_seeds_share():
+    from benchmarks.report import paired_difference
+
+    # Each seed's loss swings by 40 points, and the variant is 2 points worse on every seed.
+    seeds = [0.8, 1.2, 0.9, 1.1, 1.0]
+    cells = [_cell(ours=seeds, ours_exponent_2=[x + 0.02 for x in seeds]) for _ in range(3)]
+    diff, error = paired_difference(cells, "ours_exponent_2")
+    assert diff == pytest.approx(0.02) and error == pytest.approx(0.0, abs=1e-12)
+    jitter = (0.03, -0.03, 0.0, 0.03, -0.03)  # the difference itself now varies from seed to seed
+    cells[0]["ours_exponent_2"]["val_loss"] = [x + 0.02 + d for x, d in zip(seeds, jitter, strict=True)]
+    assert paired_difference(cells, "ours_exponent_2")[1] > 0
