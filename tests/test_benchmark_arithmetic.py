@@ -66,3 +66,25 @@ def test_a_paired_difference_cancels_what_the_seeds_share():
     jitter = (0.03, -0.03, 0.0, 0.03, -0.03)  # the difference itself now varies from seed to seed
     cells[0]["ours_exponent_2"]["val_loss"] = [x + 0.02 + d for x, d in zip(seeds, jitter, strict=True)]
     assert paired_difference(cells, "ours_exponent_2")[1] > 0
+
+
+def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise():
+    from benchmarks.report import budget_recipes_table
+
+    def cell(ours, other):
+        runs = {"ours": ours, "recipe_prodigy": other}
+        return {
+            "best_mean_loss": 1.0,
+            "best_epoch": {"best_mean_loss": 1.0},
+            **{name: {"val_loss": losses, "best_val_loss": losses} for name, losses in runs.items()},
+        }
+
+    steady = [1.10, 1.11, 1.09]
+    budgets = {"budgets": {"4": {"clear": cell(steady, [1.02, 1.03, 1.01]), "noisy": cell(steady, [0.7, 1.4, 1.0])}}}
+    table = budget_recipes_table(budgets)
+    assert table[-2] == "Lowest final-loss regret, of 2 cells: default 0, Prodigy 2."
+    assert "another recipe lost less than the default by more than 2 standard errors" in table[-1]
+    assert "in 1 of the 2 cells: clear 4x (Prodigy). In the other 1 the default is lowest" in table[-1]
+    # One seed has no standard error: the table then says nothing about noise.
+    single = {"budgets": {"4": {"clear": cell([1.10], [1.02])}}}
+    assert budget_recipes_table(single)[-1] == "Lowest final-loss regret, of 1 cells: default 0, Prodigy 1."
