@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from pl_lrfind.core import format_lr
 
@@ -374,10 +375,11 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
                 wins = sum(a < b for a, b in zip(final, totals["ours"], strict=True))
                 wins_best = sum(a < b for a, b in zip(best, totals["ours best"], strict=True))
                 beaten = f"; below the default in {wins} cells on the final loss, {wins_best} on the best check"
-            if name.startswith("ours_") and _has_seed_noise(every_cell):  # same seeds, so paired
+            if name.startswith("ours_") and _several_seeds(every_cell, ["ours", name]):
                 diff, error = paired_difference(every_cell, name)
                 beaten += (
-                    f"; final-loss mean minus the default's, seed by seed: {100 * diff:+.1f} ± {100 * error:.1f} points"
+                    f"; final-loss mean minus the default's, seed by seed: {100 * diff:+.1f} points"
+                    f" (standard error {100 * error:.1f})"
                 )
             lines.append(
                 f"- {label}, over {len(final)} cells: final loss mean {_pct(np.mean(final))}, worst"
@@ -446,18 +448,19 @@ def budget_recipes_table(budgets: dict) -> list[str]:
     lines.append("")
     counts = ", ".join(f"{short[name]} {lowest_counts.get(name, 0)}" for name in names)
     lines.append(f"Lowest final-loss regret, of {len(cells)} cells: {counts}.")
-    if not _has_seed_noise([cell for *_, cell in cells]):
+    if not _several_seeds([cell for *_, cell in cells], names):
         return lines
     beaten = [
         (task, budget, [short[name] for name in names[1:] if clearly_lower(cell, name)]) for budget, task, cell in cells
     ]
     beaten = [(task, budget, by) for task, budget, by in beaten if by]
     listed = "; ".join(f"{task} {budget}x ({', '.join(by)})" for task, budget, by in beaten)
+    seeds = "/".join(sorted({str(len(cell["ours"]["val_loss"])) for *_, cell in cells}))
     lines.append(
-        f"With 5 seeds a cell's mean is noisy: another recipe lost less than the default by more than"
-        f" {NOISE_MARGIN:g} standard errors of the difference in {len(beaten)} of the {len(cells)} cells"
+        f"A cell's mean over {seeds} seeds is noisy. Seed by seed, another recipe lost less than the default"
+        f" with {100 * CONFIDENCE:g} % confidence (two-sided t) in {len(beaten)} of the {len(cells)} cells"
         f"{': ' + listed if listed else ''}. In the other {len(cells) - len(beaten)} the default is lowest"
-        f" or within that margin of the lowest."
+        f" or not distinguishable from the lowest."
     )
     return lines
 
@@ -468,43 +471,47 @@ def _cell_regret(cell: dict, losses: list[float], kind: str) -> float:
     return float(np.mean(losses)) / best - 1
 
 
-NOISE_MARGIN = 2.0
-"""Standard errors a recipe must beat the default by, in a cell, to count as clearly lower: with 5
+CONFIDENCE = 0.95
+"""How sure the recipes table must be that another recipe lost less than the default in a cell
+before it says so: a two-sided t interval over the seed-by-seed differences excludes zero. With 5
 seeds a cell's final-loss regret carries a standard error of 0.2 to 35 points (the transformer
-fine-tune at 1x, whose rates sit at a cliff), so a lower mean alone often means nothing."""
+fine-tune at 1x, whose rates sit at a cliff), so a lower mean alone often means nothing. Over the
+table's ~120 comparisons a handful of such calls are still expected by chance."""
 
 
-def _has_seed_noise(cells: list[dict]) -> bool:
-    """Whether every cell ran the default on two seeds or more, so a standard error exists."""
-    return all(len(cell["ours"]["val_loss"]) > 1 for cell in cells)
+def _several_seeds(cells: list[dict], names: list[str]) -> bool:
+    """Whether every cell ran every recipe of ``names`` on two seeds or more, so that seed noise can be measured."""
+    return all(len(cell[name]["val_loss"]) > 1 for cell in cells for name in names)
 
 
-def _standard_error(cell: dict, name: str) -> float:
-    """Standard error over seeds of a recipe's final-loss regret in a budget cell."""
-    regrets = np.asarray(cell[name]["val_loss"]) / cell["best_mean_loss"]
-    return float(regrets.std(ddof=1) / math.sqrt(len(regrets)))
+def _seed_differences(cell: dict, name: str, than: str) -> np.ndarray:
+    """Seed by seed, ``name``'s final-loss regret minus ``than``'s in a budget cell.
+
+    Every recipe of a cell ran the same seeds (the same initial weights and batches), so pairing
+    them removes what a seed does to both: far less noisy than the two means apart.
+    """
+    a, b = (np.asarray(cell[key]["val_loss"], dtype=float) for key in (name, than))
+    if a.shape != b.shape:
+        raise ValueError(f"{name} ran {a.size} seeds and {than} {b.size}: a seed-by-seed difference needs the same")
+    return (a - b) / cell["best_mean_loss"]
 
 
 def clearly_lower(cell: dict, name: str, than: str = "ours") -> bool:
-    """Whether recipe ``name`` lost less than ``than`` in a budget cell by more than :data:`NOISE_MARGIN`
-    standard errors of the difference of their means (the recipes' seeds taken as independent)."""
-    final = _final_regrets(cell)
-    margin = NOISE_MARGIN * math.hypot(_standard_error(cell, name), _standard_error(cell, than))
-    return final[than] - final[name] > margin
+    """Whether recipe ``name`` lost less than ``than`` in a budget cell beyond seed noise: the upper end
+    of the two-sided :data:`CONFIDENCE` t interval of their mean seed-by-seed difference is below zero."""
+    diff = _seed_differences(cell, name, than)
+    error = diff.std(ddof=1) / math.sqrt(diff.size)
+    return bool(diff.mean() + stats.t.ppf(0.5 + CONFIDENCE / 2, diff.size - 1) * error < 0)
 
 
 def paired_difference(cells: list[dict], name: str, than: str = "ours") -> tuple[float, float]:
-    """Mean over cells of ``name``'s final-loss regret minus ``than``'s, and its standard error.
+    """Mean over cells of ``name``'s final-loss regret minus ``than``'s, and one standard error of it.
 
-    Both ran the same seeds in every cell, so the difference is taken seed by seed: far less noisy
-    than the two means apart.
+    The cells are taken as fixed; the error is the seeds' (:func:`_seed_differences`).
     """
-    means, variances = [], []
-    for cell in cells:
-        diff = (np.asarray(cell[name]["val_loss"]) - np.asarray(cell[than]["val_loss"])) / cell["best_mean_loss"]
-        means.append(diff.mean())
-        variances.append(diff.var(ddof=1) / len(diff))
-    return float(np.mean(means)), float(math.sqrt(sum(variances)) / len(cells))
+    diffs = [_seed_differences(cell, name, than) for cell in cells]
+    variances = [diff.var(ddof=1) / diff.size for diff in diffs]
+    return float(np.mean([diff.mean() for diff in diffs])), float(math.sqrt(sum(variances)) / len(cells))
 
 
 BLOW_UP_OFFSETS = (1.0, 1.5, 1.75, 2.0, 2.5, 3.0)

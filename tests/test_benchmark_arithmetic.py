@@ -45,14 +45,23 @@ def _cell(**runs: list[float]) -> dict:
     return {"best_mean_loss": 1.0, **{name: {"val_loss": losses} for name, losses in runs.items()}}
 
 
-def test_a_recipe_is_clearly_lower_only_beyond_the_noise_of_both_means():
+def test_a_recipe_is_clearly_lower_only_beyond_the_seed_by_seed_noise():
     from benchmarks.report import clearly_lower
 
-    steady = [1.10, 1.11, 1.09, 1.10, 1.10]  # +10 %, s.e. 0.3 points
-    assert clearly_lower(_cell(ours=steady, recipe_x=[1.05, 1.06, 1.04, 1.05, 1.05]), "recipe_x")
-    # The same 5-point lower mean from seeds that scatter by 20 points is not clearly lower.
-    assert not clearly_lower(_cell(ours=steady, recipe_x=[0.85, 1.25, 0.90, 1.20, 1.05]), "recipe_x")
-    assert not clearly_lower(_cell(ours=steady, recipe_x=[1.15, 1.16, 1.14, 1.15, 1.15]), "recipe_x")
+    steady = [1.10, 1.11, 1.09, 1.10, 1.10]  # +10 %
+
+    def lower_by(*differences: float) -> bool:
+        return clearly_lower(
+            _cell(ours=steady, recipe_x=[a + d for a, d in zip(steady, differences, strict=True)]), "recipe_x"
+        )
+
+    assert lower_by(-0.05, -0.05, -0.05, -0.05, -0.05)
+    assert not lower_by(-0.30, +0.15, -0.15, +0.10, -0.05)  # 5 points lower on average, but scattered
+    assert not lower_by(+0.05, +0.05, +0.05, +0.05, +0.05)
+    # Mean -5 points, standard error 1.34 (t = 3.7) or 2.01 (t = 2.5): 4 degrees of freedom need
+    # t > 2.78 for 95 %, so the second is not clearly lower though it is beyond two standard errors.
+    assert lower_by(-0.08, -0.02, -0.08, -0.02, -0.05)
+    assert not lower_by(-0.095, -0.005, -0.095, -0.005, -0.05)
 
 
 def test_a_paired_difference_cancels_what_the_seeds_share():
@@ -65,7 +74,10 @@ def test_a_paired_difference_cancels_what_the_seeds_share():
     assert diff == pytest.approx(0.02) and error == pytest.approx(0.0, abs=1e-12)
     jitter = (0.03, -0.03, 0.0, 0.03, -0.03)  # the difference itself now varies from seed to seed
     cells[0]["ours_exponent_2"]["val_loss"] = [x + 0.02 + d for x, d in zip(seeds, jitter, strict=True)]
-    assert paired_difference(cells, "ours_exponent_2")[1] > 0
+    assert paired_difference(cells, "ours_exponent_2")[1] == pytest.approx(math.sqrt(0.03**2 / 5) / 3)
+    cells[1]["ours_exponent_2"]["val_loss"] = seeds[:3]
+    with pytest.raises(ValueError, match="needs the same"):
+        paired_difference(cells, "ours_exponent_2")
 
 
 def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise():
@@ -83,8 +95,8 @@ def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise(
     budgets = {"budgets": {"4": {"clear": cell(steady, [1.02, 1.03, 1.01]), "noisy": cell(steady, [0.7, 1.4, 1.0])}}}
     table = budget_recipes_table(budgets)
     assert table[-2] == "Lowest final-loss regret, of 2 cells: default 0, Prodigy 2."
-    assert "another recipe lost less than the default by more than 2 standard errors" in table[-1]
-    assert "in 1 of the 2 cells: clear 4x (Prodigy). In the other 1 the default is lowest" in table[-1]
+    assert table[-1].startswith("A cell's mean over 3 seeds is noisy. Seed by seed, another recipe lost less")
+    assert "95 % confidence (two-sided t) in 1 of the 2 cells: clear 4x (Prodigy). In the other 1" in table[-1]
     # One seed has no standard error: the table then says nothing about noise.
     single = {"budgets": {"4": {"clear": cell([1.10], [1.02])}}}
     assert budget_recipes_table(single)[-1] == "Lowest final-loss regret, of 1 cells: default 0, Prodigy 1."

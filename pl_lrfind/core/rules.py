@@ -84,7 +84,8 @@ def midspan(curve: Curve) -> float:
     benchmark's 22 cells other than the transformer fine-tune the regret rose (final loss mean
     +15 % to +18 %, best check +9 % to +12 %; the BatchNorm CNNs read too low), so the last rung
     stays. Capping the last rung at 2 decades past the minimum did the same on a smaller scale
-    (1x better, budget cells worse: final +15.0 % to +16.5 %), and is not used either.
+    (1x better, budget cells worse: final +15.0 % to +16.5 %), and is not used either. Both were
+    judged with the budget exponent at 0.8, the default then.
     """
     lrs, smooth = curve.lrs, curve.centered
     lowest = int(np.argmin(smooth))
