@@ -17,6 +17,8 @@ benchmark (fresh data, fine-tuning).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import tempfile
 import warnings
@@ -263,7 +265,8 @@ def lightning_suggestion(task_name: str, seed: int, budget: int = 1) -> dict:
 
     task = ALL_TASKS[task_name]
     module = _model(task, seed, starting_lr(task), budget=budget)
-    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+    # Lightning's finder draws its own progress bar whatever the Trainer says; keep it out of the log.
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         tuner = Tuner(trainer(root, task, budget=budget))
         finder = tuner.lr_find(module, train_loader(task, seed, budget), update_attr=False)
