@@ -153,7 +153,7 @@ class TestHandOver:
         assert result.settings["budget_factor"] == pytest.approx(2**-BUDGET_EXPONENT)
         assert result.chosen_lr == pytest.approx(result.suggestion * 2**-BUDGET_EXPONENT * 0.5)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
-        assert f"to a {steps}-step fit" in result.summary()
+        assert f"to a {steps}-step fit (budget factor {2**-BUDGET_EXPONENT:.2g} at exponent" in result.summary()
 
     @pytest.mark.parametrize(("monitor", "exponent"), [("val_loss", BEST_CHECKPOINT_EXPONENT), (None, BUDGET_EXPONENT)])
     def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(self, tmp_path, monitor, exponent):
