@@ -74,8 +74,11 @@ def cell_regrets(measure: str, alpha: float, rates: dict, grids: dict, cap: floa
     return out
 
 
-def pick_alpha(by_alpha: dict[float, dict[str, float]], trains_on: Callable[[str], bool]) -> float:
-    """The alpha with the lowest mean regret over the cells ``trains_on`` selects.
+def pick_alpha(
+    by_alpha: dict[float, dict[str, float]], trains_on: Callable[[str], bool], summary: Callable = np.mean
+) -> float:
+    """The alpha whose regrets over the cells ``trains_on`` selects have the lowest ``summary``
+    (their mean by default; ``max`` picks the lowest worst cell).
 
     Only alphas that keep every one of those cells' rates on its grid can be picked: a cell off
     its grid is not measured, and dropping it would drop exactly the cells an alpha moves furthest.
@@ -83,14 +86,14 @@ def pick_alpha(by_alpha: dict[float, dict[str, float]], trains_on: Callable[[str
 
     def score(alpha: float) -> float:
         regrets = [r for name, r in by_alpha[alpha].items() if trains_on(name)]
-        return math.inf if any(map(math.isnan, regrets)) else float(np.mean(regrets))
+        return math.inf if any(map(math.isnan, regrets)) else float(summary(regrets))
 
     return min(by_alpha, key=score)
 
 
-def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool]) -> dict:
-    """Pick alpha on every cell that ``held`` does not select; score the held cells."""
-    alpha = pick_alpha(by_alpha, lambda name: not held(name))
+def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool], summary: Callable = np.mean) -> dict:
+    """Pick alpha by ``summary`` (:func:`pick_alpha`) on every cell ``held`` does not select; score the held cells."""
+    alpha = pick_alpha(by_alpha, lambda name: not held(name), summary)
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 

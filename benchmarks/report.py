@@ -14,8 +14,9 @@ import numpy as np
 from scipy import stats
 
 from pl_lrfind.core import format_lr
+from pl_lrfind.core.budget import BUDGET_EXPONENT
 
-from .budget_rule import BUDGET_RULE_JSON, pick_alpha, task_of
+from .budget_rule import BUDGET_RULE_JSON, held_out, pick_alpha, task_of
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -393,6 +394,66 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
     return lines
 
 
+def _exponent_of(name: str) -> float | None:
+    """The ``budget_exponent`` a budget cell's run of the callback used, from its key; None for other recipes."""
+    if name == "ours":
+        return BUDGET_EXPONENT
+    if name == "ours_as_read":
+        return 0.0
+    return float(name.removeprefix("ours_exponent_")) if name.startswith("ours_exponent_") else None
+
+
+def exponent_picks_lines(budgets: dict) -> list[str]:
+    """The exponent picked end to end on all but one task (or budget), scored on the one left out.
+
+    Every exponent run in every cell competes; the pick is by the lowest worst cell (how the default
+    was chosen) or by the lowest mean, on the final loss.
+    """
+    cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+    names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
+    names = [name for name in names if all(name in cell for cell in cells.values())]
+    by_exponent = {
+        _exponent_of(name): {
+            label: _cell_regret(cell, cell[name]["val_loss"], "val_loss") for label, cell in cells.items()
+        }
+        for name in names
+    }
+    splits = {
+        "task": (sorted({task_of(label) for label in cells}), task_of),
+        "budget": (sorted({label.rsplit(" ", 1)[1] for label in cells}, key=lambda b: int(b[:-1])), _budget_of),
+    }
+    lines = []
+    for criterion, summary in (("the lowest worst cell", max), ("the lowest mean", np.mean)):
+        for kind, (groups, group_of) in splits.items():
+            found = {
+                group: held_out(by_exponent, lambda label, g=group, of=group_of: of(label) == g, summary)
+                for group in groups
+            }
+            picks = {group: held["alpha"] for group, held in found.items()}
+            regrets = [r for held in found.values() for r in held["cells"].values()]
+            lines.append(
+                f"- Leave one {kind} out, picked by {criterion} on the others: {_picks(picks, kind)}; the held-out"
+                f" cells averaged {_pct(np.mean(regrets))}, worst {_pct(max(regrets))}."
+            )
+    return lines
+
+
+def _budget_of(cell: str) -> str:
+    """The budget of a cell named ``"<task> <budget>x"``."""
+    return cell.rsplit(" ", 1)[1]
+
+
+def _picks(picks: dict[str, float], kind: str) -> str:
+    """``1 for 9 tasks of 10 (cancer_batch8_adam: 0.3)``: the most common pick, then the others; each
+    one by name when no pick is shared."""
+    values = list(picks.values())
+    common = max(set(values), key=values.count)
+    if values.count(common) == 1 and len(values) > 1:
+        return ", ".join(f"{group}: {value:g}" for group, value in picks.items())
+    others = ", ".join(f"{group}: {value:g}" for group, value in picks.items() if value != common)
+    return f"{common:g} for {values.count(common)} {kind}s of {len(values)}" + (f" ({others})" if others else "")
+
+
 def _budget_recipe_label(name: str) -> str:
     """How the summary under the budget table names a recipe (a key of a budget cell)."""
     if name.startswith("rule_"):
@@ -750,6 +811,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
     tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
     tables["{budget_targets}"] = "\n".join(budget_targets_table(budgets)) if budgets else "(not measured)"
+    tables["{exponent_picks}"] = "\n".join(exponent_picks_lines(budgets)) if budgets else "(not measured)"
     cost_file = results / COST_JSON.name
     tables["{targets}"] = "\n".join(
         targets_table(scores, json.loads(cost_file.read_text()) if cost_file.exists() else None)

@@ -100,3 +100,28 @@ def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise(
     # One seed has no standard error: the table then says nothing about noise.
     single = {"budgets": {"4": {"clear": cell([1.10], [1.02])}}}
     assert budget_recipes_table(single)[-1] == "Lowest final-loss regret, of 1 cells: default 0, Prodigy 1."
+
+
+def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what_was_left_out():
+    from benchmarks.budget_rule import pick_alpha
+    from benchmarks.report import exponent_picks_lines
+
+    # Exponent 1 has the lower worst cell (b 4x), 0.5 the lower mean.
+    by_alpha = {0.5: {"a 1x": 0.0, "a 4x": 0.0, "b 4x": 0.5}, 1.0: {"a 1x": 0.2, "a 4x": 0.2, "b 4x": 0.3}}
+    assert pick_alpha(by_alpha, lambda cell: True) == 0.5
+    assert pick_alpha(by_alpha, lambda cell: True, max) == 1.0
+
+    def cell(exponent_half: float, as_read: float) -> dict:
+        runs = {"ours_exponent_0.5": exponent_half, "ours_as_read": as_read}
+        return {"best_mean_loss": 1.0, **{key: {"val_loss": [1.0 + r]} for key, r in runs.items()}}
+
+    budgets = {"budgets": {"1": {"a": cell(0.0, 0.0)}, "4": {"a": cell(0.0, 0.4), "b": cell(0.5, 0.9)}}}
+    by_worst_task, by_worst_budget, *_ = exponent_picks_lines(budgets)
+    # Either task alone picks 0.5 over reading the curve as is (0); b still loses +50 % at it.
+    assert by_worst_task == (
+        "- Leave one task out, picked by the lowest worst cell on the others: 0.5 for 2 tasks of 2;"
+        " the held-out cells averaged +16.7 %, worst +50.0 %."
+    )
+    assert by_worst_budget.startswith(
+        "- Leave one budget out, picked by the lowest worst cell on the others: 0.5 for 2"
+    )

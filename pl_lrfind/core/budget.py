@@ -22,7 +22,10 @@ which overfits a long fit). 0.3 is better for a user who keeps the best checkpoi
 (``ModelCheckpoint(monitor="val_loss")``) on both counts, and the callback takes it when it sees
 one (:data:`BEST_CHECKPOINT_EXPONENT`, :func:`budget_exponent_for`). At 1.0, 9 of the 24 cells
 got worse than at 0 by more than a point, 6 better: 3 of the 9 are fits whose best peak moved up;
-the others' moved down less far than the factor, or not at all (Friedman at 1x).
+the others' moved down less far than the factor, or not at all (Friedman at 1x). Held out on
+these runs, picking by the worst cell holds with a budget left out (1.0 each time, held-out worst
+cell +38 %) but not with the small-batch task left out: the other nine pick 0.3, and it then
+loses +212 % at 16x.
 Held out on the grids (``python -m benchmarks.budget_rule``, with the 4x and 16x grids reaching
 1.75 decades below their centre), on the final loss: leave-one-task-out picks 0.9 for nine
 tasks of ten (0.5 without the small-batch task), held-out mean +21 % against +34 % with none;
