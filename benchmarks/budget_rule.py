@@ -102,6 +102,16 @@ def task_of(cell: str) -> str:
     return cell.rsplit(" ", 1)[0]
 
 
+def budget_of(cell: str) -> str:
+    """The budget (``"4x"``) of a cell named ``"<task> <budget>x"``."""
+    return cell.rsplit(" ", 1)[1]
+
+
+def budgets_of(cells) -> list[str]:
+    """The budgets of the named cells, shortest first."""
+    return sorted({budget_of(cell) for cell in cells}, key=lambda budget: int(budget[:-1]))
+
+
 def _optimizer(task: str) -> torch.optim.Optimizer:
     return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
 

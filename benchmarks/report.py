@@ -16,7 +16,7 @@ from scipy import stats
 from pl_lrfind.core import format_lr
 from pl_lrfind.core.budget import BUDGET_EXPONENT
 
-from .budget_rule import BUDGET_RULE_JSON, held_out, pick_alpha, task_of
+from .budget_rule import BUDGET_RULE_JSON, budget_of, budgets_of, held_out, pick_alpha, task_of
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -420,7 +420,7 @@ def exponent_picks_lines(budgets: dict) -> list[str]:
     }
     splits = {
         "task": (sorted({task_of(label) for label in cells}), task_of),
-        "budget": (sorted({label.rsplit(" ", 1)[1] for label in cells}, key=lambda b: int(b[:-1])), _budget_of),
+        "budget": (budgets_of(cells), budget_of),
     }
     lines = []
     for criterion, summary in (("the lowest worst cell", max), ("the lowest mean", np.mean)):
@@ -436,11 +436,6 @@ def exponent_picks_lines(budgets: dict) -> list[str]:
                 f" cells averaged {_pct(np.mean(regrets))}, worst {_pct(max(regrets))}."
             )
     return lines
-
-
-def _budget_of(cell: str) -> str:
-    """The budget of a cell named ``"<task> <budget>x"``."""
-    return cell.rsplit(" ", 1)[1]
 
 
 def _picks(picks: dict[str, float], kind: str) -> str:
@@ -687,7 +682,7 @@ def _scored(held: dict) -> str:
 def _alpha_table(heading: str, found: dict) -> list[str]:
     """One measure on one loss: mean regret per budget for each alpha, then the left-out cells; ends blank."""
     names = next(iter(found["alphas"].values()))
-    budgets = sorted({name.rsplit(" ", 1)[1] for name in names}, key=lambda budget: int(budget[:-1]))
+    budgets = budgets_of(names)
     header = " | ".join(f"mean, {budget} cells" for budget in budgets)
     lines = [
         f"**{heading}.**",
