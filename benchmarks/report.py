@@ -403,19 +403,18 @@ def _exponent_of(name: str) -> float | None:
     return float(name.removeprefix("ours_exponent_")) if name.startswith("ours_exponent_") else None
 
 
-def exponent_picks_lines(budgets: dict) -> list[str]:
+def exponent_picks_lines(budgets: dict, kind: str = "val_loss") -> list[str]:
     """The exponent picked end to end on all but one task (or budget), scored on the one left out.
 
     Every exponent run in every cell competes; the pick is by the lowest worst cell (how the default
-    was chosen) or by the lowest mean, on the final loss.
+    was chosen) or by the lowest mean, on the final loss (``kind="val_loss"``) or on the best check
+    (``"best_val_loss"``, the loss the callback's exponent for a kept checkpoint was chosen on).
     """
     cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
     names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
     names = [name for name in names if all(name in cell for cell in cells.values())]
     by_exponent = {
-        _exponent_of(name): {
-            label: _cell_regret(cell, cell[name]["val_loss"], "val_loss") for label, cell in cells.items()
-        }
+        _exponent_of(name): {label: _cell_regret(cell, cell[name][kind], kind) for label, cell in cells.items()}
         for name in names
     }
     splits = {
@@ -807,6 +806,9 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
     tables["{budget_targets}"] = "\n".join(budget_targets_table(budgets)) if budgets else "(not measured)"
     tables["{exponent_picks}"] = "\n".join(exponent_picks_lines(budgets)) if budgets else "(not measured)"
+    tables["{exponent_picks_best}"] = (
+        "\n".join(exponent_picks_lines(budgets, "best_val_loss")) if budgets else "(not measured)"
+    )
     cost_file = results / COST_JSON.name
     tables["{targets}"] = "\n".join(
         targets_table(scores, json.loads(cost_file.read_text()) if cost_file.exists() else None)

@@ -112,8 +112,13 @@ def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what
     assert pick_alpha(by_alpha, lambda cell: True, max) == 1.0
 
     def cell(exponent_half: float, as_read: float) -> dict:
-        runs = {"ours_exponent_0.5": exponent_half, "ours_as_read": as_read}
-        return {"best_mean_loss": 1.0, **{key: {"val_loss": [1.0 + r]} for key, r in runs.items()}}
+        # On the best check the two swap places, so that loss picks the other exponent.
+        runs = {"ours_exponent_0.5": (exponent_half, as_read), "ours_as_read": (as_read, exponent_half)}
+        return {
+            "best_mean_loss": 1.0,
+            "best_epoch": {"best_mean_loss": 1.0},
+            **{key: {"val_loss": [1.0 + final], "best_val_loss": [1.0 + best]} for key, (final, best) in runs.items()},
+        }
 
     budgets = {"budgets": {"1": {"a": cell(0.0, 0.0)}, "4": {"a": cell(0.0, 0.4), "b": cell(0.5, 0.9)}}}
     by_worst_task, by_worst_budget, *_ = exponent_picks_lines(budgets)
@@ -124,4 +129,8 @@ def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what
     )
     assert by_worst_budget.startswith(
         "- Leave one budget out, picked by the lowest worst cell on the others: 0.5 for 2"
+    )
+    on_best_check = exponent_picks_lines(budgets, "best_val_loss")[0]
+    assert on_best_check.startswith(
+        "- Leave one task out, picked by the lowest worst cell on the others: 0 for 2 tasks"
     )
