@@ -100,7 +100,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
             does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
             takes the measured exponent for the fit at hand (:meth:`keeps_best_checkpoint`):
-            0.3 when a ``ModelCheckpoint`` keeps the best check of a monitored metric, else 1.0.
+            0.3 when a ``ModelCheckpoint`` keeps the best check of a monitored metric, else 0.9.
             See :mod:`pl_lrfind.core.budget` for the measurements behind both.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
