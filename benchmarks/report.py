@@ -455,7 +455,7 @@ def _budget_recipe_label(name: str) -> str:
     if name.startswith("recipe_"):
         return LABELS[name.removeprefix("recipe_")]
     labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
-    return labels.get(name, f"`budget_exponent={name.removeprefix('ours_exponent_')}`")
+    return labels.get(name) or f"`budget_exponent={_exponent_of(name):g}`"
 
 
 def _worst_run(cell: dict) -> float:
