@@ -161,9 +161,14 @@ def targets_table(scores: dict, cost: dict | None) -> list[str]:
     return lines
 
 
+def _named_cells(budgets: dict) -> dict[str, dict]:
+    """Every budget cell of ``budgets.json``, named ``"<task> <budget>x"`` as :func:`~.budget_rule.task_of` reads it."""
+    return {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+
+
 def budget_targets_table(budgets: dict) -> list[str]:
     """The longer fits' targets against the budget benchmark's cells (final validation loss)."""
-    cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+    cells = _named_cells(budgets)
     regret = {name: _cell_regret(cell, cell["ours"]["val_loss"], "val_loss") for name, cell in cells.items()}
     worst_run = {name: _worst_run(cell) for name, cell in cells.items()}
     spread = {name: _rate_spread(cell["ours"]) for name, cell in cells.items()}
@@ -371,7 +376,7 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
                 f" | {_pct(worst)} | {ours_best} | {as_read} | {as_read_best} |"
             )
     lines.append("")
-    every_cell = [cell for cells in budgets["budgets"].values() for cell in cells.values()]
+    every_cell = list(_named_cells(budgets).values())
     for name in [name for name in totals if not name.endswith(" best")]:
         label = _budget_recipe_label(name)
         if len(totals[name]) == len(totals["ours"]):  # measured in every cell
@@ -410,7 +415,7 @@ def exponent_picks_lines(budgets: dict, kind: str = "val_loss") -> list[str]:
     was chosen) or by the lowest mean, on the final loss (``kind="val_loss"``) or on the best check
     (``"best_val_loss"``, the loss the callback's exponent for a kept checkpoint was chosen on).
     """
-    cells = {f"{task} {b}x": cell for b, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+    cells = _named_cells(budgets)
     names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
     names = [name for name in names if all(name in cell for cell in cells.values())]
     by_exponent = {
@@ -543,8 +548,8 @@ CONFIDENCE = 0.95
 """How sure the recipes table must be that another recipe lost less than the default in a cell
 before it says so: a two-sided t interval over the seed-by-seed differences excludes zero. With 5
 seeds a cell's final-loss regret carries a standard error of 0.2 to 35 points (the transformer
-fine-tune at 1x, whose rates sit at a cliff), so a lower mean alone often means nothing. Over the
-table's ~120 comparisons a handful of such calls are still expected by chance."""
+fine-tune at 1x, whose rates sit at a cliff), so a lower mean alone often means nothing. With five
+other recipes a cell, a few such calls over the table are still expected by chance."""
 
 
 def _several_seeds(cells: list[dict], names: list[str]) -> bool:
