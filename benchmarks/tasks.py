@@ -474,4 +474,32 @@ REGIME_TASKS: dict[str, Task] = _by_name(
         guess=-2.5,
     ),
 )
-ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS}
+
+# Held out from the budget rule's choice: two calibration networks with the other kind of
+# optimizer, added after the budget exponents by optimizer (``pl_lrfind.core.budget``) were fixed,
+# to tell the optimizer's effect on the best peak's move from the network's and the data's.
+HELD_OUT_TASKS: dict[str, Task] = _by_name(
+    Task(
+        "digits_mlp_sgd",
+        "MLP 64-128-128-10 on digits, SGD momentum 0.9, batch 32, 5 epochs (digits_mlp_adam with SGD)",
+        digits_flat,
+        lambda: _mlp(64, 128, 128, 10),
+        _sgd(),
+        _xent,
+        32,
+        5,
+        guess=-1.0,
+    ),
+    Task(
+        "digits_cnn_adam",
+        "BatchNorm CNN on digits, Adam, batch 64, 8 epochs (digits_cnn_sgd with Adam)",
+        digits_images,
+        digits_cnn,
+        _adam,
+        _xent,
+        64,
+        8,
+        guess=-2.5,
+    ),
+)
+ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS, **HELD_OUT_TASKS}
