@@ -116,6 +116,11 @@ def _optimizer(task: str) -> torch.optim.Optimizer:
     return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
 
 
+def uses_sgd(task: str) -> bool:
+    """Whether the task trains with ``torch.optim.SGD``: the split the callback's budget exponent makes."""
+    return isinstance(_optimizer(task), torch.optim.SGD)
+
+
 def _has(task: str, *kinds: type) -> bool:
     return any(isinstance(module, kinds) for module in ALL_TASKS[task].model().modules())
 
@@ -123,6 +128,7 @@ def _has(task: str, *kinds: type) -> bool:
 NORMALISATION = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
 TRAITS: dict[str, Callable[[str], object]] = {
     "optimizer": lambda task: type(_optimizer(task)).__name__,
+    "SGD or another optimizer (the default's split)": uses_sgd,
     "weight decay": lambda task: _optimizer(task).param_groups[0]["weight_decay"] > 0,
     "normalisation layers": lambda task: _has(task, *NORMALISATION),
     "regularised (weight decay, dropout or normalisation)": lambda task: (

@@ -8,15 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from pl_lrfind.core import format_lr
-from pl_lrfind.core.budget import BUDGET_EXPONENT
 
-from .budget_rule import BUDGET_RULE_JSON, budget_of, budgets_of, held_out, pick_alpha, task_of
+from .budget_rule import BUDGET_RULE_JSON, budget_of, budgets_of, pick_alpha, task_of, uses_sgd
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -400,20 +400,23 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
 
 
 def _exponent_of(name: str) -> float | None:
-    """The ``budget_exponent`` a budget cell's run of the callback used, from its key; None for other recipes."""
-    if name == "ours":
-        return BUDGET_EXPONENT
+    """The ``budget_exponent`` a budget cell's run of the callback used, from its key; None for other
+    recipes and for the default, whose exponent depends on the task's optimizer."""
     if name == "ours_as_read":
         return 0.0
     return float(name.removeprefix("ours_exponent_")) if name.startswith("ours_exponent_") else None
 
 
-def exponent_picks_lines(budgets: dict, kind: str = "val_loss") -> list[str]:
+def exponent_picks_table(
+    budgets: dict, kind: str = "val_loss", uses_sgd: Callable[[str], bool] = uses_sgd
+) -> list[str]:
     """The exponent picked end to end on all but one task (or budget), scored on the one left out.
 
     Every exponent run in every cell competes; the pick is by the lowest worst cell (how the default
     was chosen) or by the lowest mean, on the final loss (``kind="val_loss"``) or on the best check
-    (``"best_val_loss"``, the loss the callback's exponent for a kept checkpoint was chosen on).
+    (``"best_val_loss"``, the loss the callback's exponent for a kept checkpoint was chosen on). It
+    is picked once for every optimizer, and once for SGD and once for the others (as the default
+    is), each on the cells of its own type; a type with no other cell learns from every other cell.
     """
     cells = _named_cells(budgets)
     names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
@@ -422,23 +425,37 @@ def exponent_picks_lines(budgets: dict, kind: str = "val_loss") -> list[str]:
         _exponent_of(name): {label: _cell_regret(cell, cell[name][kind], kind) for label, cell in cells.items()}
         for name in names
     }
+    type_of = {label: "SGD" if uses_sgd(task_of(label)) else "others" for label in cells}
     splits = {
         "task": (sorted({task_of(label) for label in cells}), task_of),
         "budget": (budgets_of(cells), budget_of),
     }
-    lines = []
-    for criterion, summary in (("the lowest worst cell", max), ("the lowest mean", np.mean)):
-        for kind, (groups, group_of) in splits.items():
-            found = {
-                group: held_out(by_exponent, lambda label, g=group, of=group_of: of(label) == g, summary)
-                for group in groups
-            }
-            picks = {group: held["alpha"] for group, held in found.items()}
-            regrets = [r for held in found.values() for r in held["cells"].values()]
-            lines.append(
-                f"- Leave one {kind} out, picked by {criterion} on the others: {_picks(picks, kind)}; the held-out"
-                f" cells averaged {_pct(np.mean(regrets))}, worst {_pct(max(regrets))}."
-            )
+    lines = [
+        "| left out | picked by | one exponent: picks | held out: mean / worst"
+        " | SGD and others apart: picks | held out: mean / worst |",
+        "|---|---|---|---:|---|---:|",
+    ]
+    for split, (groups, group_of) in splits.items():
+        if len(groups) < 2:  # nothing to pick on once the only one is left out
+            continue
+        for criterion, summary in (("the worst cell", max), ("the mean", np.mean)):
+            row = [f"one {split}", criterion]
+            for types in ([None], sorted(set(type_of.values()))):
+                picks: dict[str | None, dict[str, float]] = {}
+                scored: list[float] = []
+                for group in groups:
+                    for kind_of in types:
+                        held = [c for c in cells if group_of(c) == group and kind_of in (None, type_of[c])]
+                        if not held:
+                            continue
+                        trains = [c for c in cells if group_of(c) != group and kind_of in (None, type_of[c])]
+                        trains = trains or [c for c in cells if group_of(c) != group]
+                        exponent = pick_alpha(by_exponent, lambda c, trains=set(trains): c in trains, summary)
+                        picks.setdefault(kind_of, {})[group] = exponent
+                        scored += [by_exponent[exponent][c] for c in held]
+                row.append("; ".join(f"{k}: {_picks(p, split)}" if k else _picks(p, split) for k, p in picks.items()))
+                row.append(f"{_pct(np.mean(scored))} / {_pct(max(scored))}")
+            lines.append("| " + " | ".join(row) + " |")
     return lines
 
 
@@ -810,9 +827,9 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
     tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
     tables["{budget_targets}"] = "\n".join(budget_targets_table(budgets)) if budgets else "(not measured)"
-    tables["{exponent_picks}"] = "\n".join(exponent_picks_lines(budgets)) if budgets else "(not measured)"
+    tables["{exponent_picks}"] = "\n".join(exponent_picks_table(budgets)) if budgets else "(not measured)"
     tables["{exponent_picks_best}"] = (
-        "\n".join(exponent_picks_lines(budgets, "best_val_loss")) if budgets else "(not measured)"
+        "\n".join(exponent_picks_table(budgets, "best_val_loss")) if budgets else "(not measured)"
     )
     cost_file = results / COST_JSON.name
     tables["{targets}"] = "\n".join(

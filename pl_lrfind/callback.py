@@ -99,9 +99,11 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
             at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
             does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
-            takes the measured exponent for the fit at hand (:meth:`keeps_best_checkpoint`):
-            0.3 when a ``ModelCheckpoint`` keeps the best check of a monitored metric, else 0.9.
-            See :mod:`pl_lrfind.core.budget` for the measurements behind both.
+            takes the measured exponent for the fit at hand, by its optimizer and by whether a
+            ``ModelCheckpoint`` keeps the best check of a monitored metric
+            (:meth:`keeps_best_checkpoint`): 1.0, or 0.3 for the best check; with
+            ``torch.optim.SGD``, 0.3, or 0 for the best check. See :mod:`pl_lrfind.core.budget`
+            for the measurements behind them.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
@@ -317,7 +319,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         # the test holds the Trainer's checkpoint callbacks back.
         exponent = self.budget_exponent
         if exponent is None:
-            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer))
+            exponent = budget_exponent_for(
+                self.keeps_best_checkpoint(trainer), sgd=isinstance(optimizer, torch.optim.SGD)
+            )
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(

@@ -104,7 +104,7 @@ def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise(
 
 def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what_was_left_out():
     from benchmarks.budget_rule import pick_alpha
-    from benchmarks.report import exponent_picks_lines
+    from benchmarks.report import exponent_picks_table
 
     # Exponent 1 has the lower worst cell (b 4x), 0.5 the lower mean.
     by_alpha = {0.5: {"a 1x": 0.0, "a 4x": 0.0, "b 4x": 0.5}, 1.0: {"a 1x": 0.2, "a 4x": 0.2, "b 4x": 0.3}}
@@ -121,16 +121,36 @@ def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what
         }
 
     budgets = {"budgets": {"1": {"a": cell(0.0, 0.0)}, "4": {"a": cell(0.0, 0.4), "b": cell(0.5, 0.9)}}}
-    by_worst_task, by_worst_budget, *_ = exponent_picks_lines(budgets)
+    # a is the only SGD task: with it left out, SGD learns from every other cell (b's).
+    table = exponent_picks_table(budgets, uses_sgd=lambda task: task == "a")
+    assert table[0].startswith("| left out | picked by | one exponent: picks")
+    by_worst_task, _, by_worst_budget = table[2:5]
     # Either task alone picks 0.5 over reading the curve as is (0); b still loses +50 % at it.
     assert by_worst_task == (
-        "- Leave one task out, picked by the lowest worst cell on the others: 0.5 for 2 tasks of 2;"
-        " the held-out cells averaged +16.7 %, worst +50.0 %."
+        "| one task | the worst cell | 0.5 for 2 tasks of 2 | +16.7 % / +50.0 %"
+        " | SGD: 0.5 for 1 tasks of 1; others: 0.5 for 1 tasks of 1 | +16.7 % / +50.0 % |"
     )
-    assert by_worst_budget.startswith(
-        "- Leave one budget out, picked by the lowest worst cell on the others: 0.5 for 2"
-    )
-    on_best_check = exponent_picks_lines(budgets, "best_val_loss")[0]
-    assert on_best_check.startswith(
-        "- Leave one task out, picked by the lowest worst cell on the others: 0 for 2 tasks"
+    # Without the 4x cells nothing tells the exponents apart (every 1x regret is 0): the first, 0.5, stays.
+    assert by_worst_budget.startswith("| one budget | the worst cell | 0.5 for 2 budgets of 2 | +16.7 % / +50.0 %")
+    on_best_check = exponent_picks_table(budgets, "best_val_loss", uses_sgd=lambda task: task == "a")[2]
+    assert on_best_check.startswith("| one task | the worst cell | 0 for 2 tasks of 2")
+
+
+def test_an_exponent_per_optimizer_type_is_picked_on_that_types_cells_only():
+    from benchmarks.report import exponent_picks_table
+
+    def cell(**regret: float) -> dict:
+        return {
+            "best_mean_loss": 1.0,
+            "best_epoch": {"best_mean_loss": 1.0},
+            **{f"ours_exponent_{e}": {"val_loss": [1.0 + r], "best_val_loss": [1.0 + r]} for e, r in regret.items()},
+        }
+
+    # The SGD tasks (s, t) want 0.3, the others (u, v) 1; one exponent for all cannot serve both.
+    sgd, other = {"0.3": 0.0, "1": 0.4}, {"0.3": 0.5, "1": 0.1}
+    budgets = {"budgets": {"4": {"s": cell(**sgd), "t": cell(**sgd), "u": cell(**other), "v": cell(**other)}}}
+    by_worst_task = exponent_picks_table(budgets, uses_sgd=lambda task: task in "st")[2]
+    assert by_worst_task == (
+        "| one task | the worst cell | 1 for 4 tasks of 4 | +25.0 % / +40.0 %"
+        " | SGD: 0.3 for 2 tasks of 2; others: 1 for 2 tasks of 2 | +5.0 % / +10.0 % |"
     )

@@ -26,7 +26,13 @@ from torch.optim.lr_scheduler import OneCycleLR
 from pl_lrfind import LRFinderCallback, StopReason
 from pl_lrfind.callback import UnsupportedSetupError
 from pl_lrfind.core import BLOW_UP_DIVISOR, lr_ladder
-from pl_lrfind.core.budget import BEST_CHECKPOINT_EXPONENT, BUDGET_EXPONENT, REFERENCE_STEPS
+from pl_lrfind.core.budget import (
+    BEST_CHECKPOINT_EXPONENT,
+    BUDGET_EXPONENT,
+    REFERENCE_STEPS,
+    SGD_BEST_CHECKPOINT_EXPONENT,
+    SGD_BUDGET_EXPONENT,
+)
 
 
 class TestLadder:
@@ -140,29 +146,43 @@ class TestHandOver:
         assert finder.scheduler.total_steps == 20
         assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * 0.5)
 
-    def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(self):
-        """460 real steps are twice REFERENCE_STEPS: the one-cycle peaks at suggestion * 2**-exponent * lr_factor."""
+    @pytest.mark.parametrize(("optimizer", "exponent"), [("adam", BUDGET_EXPONENT), ("sgd", SGD_BUDGET_EXPONENT)])
+    def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(
+        self, optimizer, exponent
+    ):
+        """460 real steps are twice REFERENCE_STEPS: the one-cycle peaks at suggestion * 2**-exponent * lr_factor,
+        with the exponent measured for the fit's optimizer."""
         steps = 2 * REFERENCE_STEPS
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
         probe = StepProbe(finder)
-        fit(Classifier(), finder, probe, max_steps=steps, max_epochs=-1)
+        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=steps, max_epochs=-1)
         result = finder.result
         assert result.settings["budget_steps"] == steps == finder.scheduler.total_steps
-        assert result.settings["budget_exponent"] == BUDGET_EXPONENT
-        assert result.settings["budget_factor"] == pytest.approx(2**-BUDGET_EXPONENT)
-        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-BUDGET_EXPONENT * 0.5)
+        assert result.settings["budget_exponent"] == exponent
+        assert result.settings["budget_factor"] == pytest.approx(2**-exponent)
+        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-exponent * 0.5)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
-        assert f"to a {steps}-step fit (budget factor {2**-BUDGET_EXPONENT:.2g} at exponent" in result.summary()
+        assert f"to a {steps}-step fit (budget factor {2**-exponent:.2g} at exponent" in result.summary()
 
-    @pytest.mark.parametrize(("monitor", "exponent"), [("val_loss", BEST_CHECKPOINT_EXPONENT), (None, BUDGET_EXPONENT)])
-    def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(self, tmp_path, monitor, exponent):
+    @pytest.mark.parametrize(
+        ("optimizer", "monitor", "exponent"),
+        [
+            ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT),
+            ("adam", None, BUDGET_EXPONENT),
+            ("sgd", "val_loss", SGD_BEST_CHECKPOINT_EXPONENT),
+            ("sgd", None, SGD_BUDGET_EXPONENT),
+        ],
+    )
+    def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(
+        self, tmp_path, optimizer, monitor, exponent
+    ):
         """Judged at its best check, a long fit measured best with a milder factor (pl_lrfind.core.budget)."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         checkpoint = ModelCheckpoint(dirpath=tmp_path / "checkpoints", monitor=monitor)
         trainer = fit(
-            Classifier(),
+            Classifier(optimizer=optimizer),
             finder,
             val=loader(n=32),
             max_steps=2 * REFERENCE_STEPS,

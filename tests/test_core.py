@@ -25,6 +25,8 @@ from pl_lrfind.core.budget import (
     BUDGET_CAP,
     BUDGET_EXPONENT,
     REFERENCE_STEPS,
+    SGD_BEST_CHECKPOINT_EXPONENT,
+    SGD_BUDGET_EXPONENT,
     budget_exponent_for,
     budget_factor,
 )
@@ -263,14 +265,26 @@ class TestBudget:
 
     def test_a_fit_judged_at_its_best_check_takes_the_milder_measured_exponent(self):
         assert budget_exponent_for(keeps_best_checkpoint=True) == BEST_CHECKPOINT_EXPONENT == 0.3
-        assert budget_exponent_for(keeps_best_checkpoint=False) == BUDGET_EXPONENT == 0.9
+        assert budget_exponent_for(keeps_best_checkpoint=False) == BUDGET_EXPONENT == 1.0
         long = 16 * REFERENCE_STEPS
-        assert budget_factor(long, budget_exponent_for(True)) > budget_factor(long, budget_exponent_for(False))
+        for sgd in (False, True):
+            kept, last = (budget_factor(long, budget_exponent_for(best, sgd=sgd)) for best in (True, False))
+            assert kept > last
+
+    def test_sgd_takes_the_milder_exponents_its_best_peaks_were_measured_to_need(self):
+        """The SGD fits' best peaks fell far less with the budget than the Adam fits' (core.budget)."""
+        assert budget_exponent_for(keeps_best_checkpoint=False, sgd=True) == SGD_BUDGET_EXPONENT == 0.3
+        assert budget_exponent_for(keeps_best_checkpoint=True, sgd=True) == SGD_BEST_CHECKPOINT_EXPONENT == 0.0
+        long = 16 * REFERENCE_STEPS
+        for best in (False, True):
+            sgd, other = (budget_factor(long, budget_exponent_for(best, sgd=flag)) for flag in (True, False))
+            assert sgd > other
+        assert budget_factor(long, budget_exponent_for(True, sgd=True)) == 1.0
 
     def test_a_longer_budget_lowers_the_rate_by_the_measured_exponent_up_to_the_cap(self):
         factors = [budget_factor(REFERENCE_STEPS * multiple) for multiple in (1, 4, 16, 64)]
         assert factors[1] == pytest.approx(4**-BUDGET_EXPONENT)
-        assert factors[2] == pytest.approx(16**-BUDGET_EXPONENT)  # 1.1 decades lower at 16x
+        assert factors[2] == pytest.approx(16**-BUDGET_EXPONENT)  # 1.2 decades lower at 16x
         assert factors[3] == factors[2] == pytest.approx(BUDGET_CAP**-BUDGET_EXPONENT)  # no further than measured
         assert factors == sorted(factors, reverse=True)
 
