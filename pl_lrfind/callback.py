@@ -99,10 +99,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
             at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
             does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
-            takes the measured exponent for the fit at hand, by its optimizer and by whether a
-            ``ModelCheckpoint`` keeps the best check of a monitored metric
-            (:meth:`keeps_best_checkpoint`): 1.0, or 0.3 for the best check; with
-            ``torch.optim.SGD``, 0.3, or 0 for the best check. See :mod:`pl_lrfind.core.budget`
+            takes the measured exponent for the fit at hand: 0 with ``torch.optim.SGD``; with
+            any other optimizer 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
+            monitored metric (:meth:`keeps_best_checkpoint`). See :mod:`pl_lrfind.core.budget`
             for the measurements behind them.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.

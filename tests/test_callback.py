@@ -30,7 +30,6 @@ from pl_lrfind.core.budget import (
     BEST_CHECKPOINT_EXPONENT,
     BUDGET_EXPONENT,
     REFERENCE_STEPS,
-    SGD_BEST_CHECKPOINT_EXPONENT,
     SGD_BUDGET_EXPONENT,
 )
 
@@ -146,17 +145,14 @@ class TestHandOver:
         assert finder.scheduler.total_steps == 20
         assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * 0.5)
 
-    @pytest.mark.parametrize(("optimizer", "exponent"), [("adam", BUDGET_EXPONENT), ("sgd", SGD_BUDGET_EXPONENT)])
-    def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(
-        self, optimizer, exponent
-    ):
-        """460 real steps are twice REFERENCE_STEPS: the one-cycle peaks at suggestion * 2**-exponent * lr_factor,
-        with the exponent measured for the fit's optimizer."""
-        steps = 2 * REFERENCE_STEPS
+    def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(self):
+        """460 real steps are twice REFERENCE_STEPS: with Adam the one-cycle peaks at suggestion *
+        2**-BUDGET_EXPONENT * lr_factor."""
+        exponent, steps = BUDGET_EXPONENT, 2 * REFERENCE_STEPS
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
         probe = StepProbe(finder)
-        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=steps, max_epochs=-1)
+        fit(Classifier(optimizer="adam"), finder, probe, max_steps=steps, max_epochs=-1)
         result = finder.result
         assert result.settings["budget_steps"] == steps == finder.scheduler.total_steps
         assert result.settings["budget_exponent"] == exponent
@@ -165,12 +161,25 @@ class TestHandOver:
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
         assert f"to a {steps}-step fit (budget factor {2**-exponent:.2g} at exponent" in result.summary()
 
+    def test_an_sgd_fit_gets_the_suggestion_as_read_however_long(self):
+        """With SGD the best peak did not fall with the fit's length (pl_lrfind.core.budget)."""
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        probe = StepProbe(finder)
+        fit(Classifier(optimizer="sgd"), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        result = finder.result
+        assert result.settings["budget_exponent"] == SGD_BUDGET_EXPONENT == 0.0
+        assert result.settings["budget_factor"] == 1.0
+        assert result.chosen_lr == result.suggestion
+        assert max(probe.rates("training")) == pytest.approx(result.suggestion, rel=1e-3)
+        assert "budget factor" not in result.summary()
+
     @pytest.mark.parametrize(
         ("optimizer", "monitor", "exponent"),
         [
             ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT),
             ("adam", None, BUDGET_EXPONENT),
-            ("sgd", "val_loss", SGD_BEST_CHECKPOINT_EXPONENT),
+            ("sgd", "val_loss", SGD_BUDGET_EXPONENT),
             ("sgd", None, SGD_BUDGET_EXPONENT),
         ],
     )
