@@ -128,7 +128,7 @@ def _has(task: str, *kinds: type) -> bool:
 NORMALISATION = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
 TRAITS: dict[str, Callable[[str], object]] = {
     "optimizer": lambda task: type(_optimizer(task)).__name__,
-    "SGD or another optimizer (the default's split)": uses_sgd,
+    "SGD or another optimizer (the default's split)": lambda task: "SGD" if uses_sgd(task) else "other",
     "weight decay": lambda task: _optimizer(task).param_groups[0]["weight_decay"] > 0,
     "normalisation layers": lambda task: _has(task, *NORMALISATION),
     "regularised (weight decay, dropout or normalisation)": lambda task: (

@@ -441,7 +441,7 @@ def exponent_picks_table(
         for criterion, summary in (("the worst cell", max), ("the mean", np.mean)):
             row = [f"one {split}", criterion]
             for types in ([None], sorted(set(type_of.values()))):
-                picks: dict[str | None, dict[str, float]] = {}
+                picks: dict[str | None, dict[str, float]] = {kind_of: {} for kind_of in types}
                 scored: list[float] = []
                 for group in groups:
                     for kind_of in types:
@@ -451,9 +451,11 @@ def exponent_picks_table(
                         trains = [c for c in cells if group_of(c) != group and kind_of in (None, type_of[c])]
                         trains = trains or [c for c in cells if group_of(c) != group]
                         exponent = pick_alpha(by_exponent, lambda c, trains=set(trains): c in trains, summary)
-                        picks.setdefault(kind_of, {})[group] = exponent
+                        picks[kind_of][group] = exponent
                         scored += [by_exponent[exponent][c] for c in held]
-                row.append("; ".join(f"{k}: {_picks(p, split)}" if k else _picks(p, split) for k, p in picks.items()))
+                row.append(
+                    "; ".join(f"{k}: {_picks(p, split)}" if k else _picks(p, split) for k, p in picks.items() if p)
+                )
                 row.append(f"{_pct(np.mean(scored))} / {_pct(max(scored))}")
             lines.append("| " + " | ".join(row) + " |")
     return lines

@@ -475,10 +475,11 @@ REGIME_TASKS: dict[str, Task] = _by_name(
     ),
 )
 
-# Held out from the budget rule's choice: two calibration networks with the other kind of
-# optimizer, added after the budget exponents by optimizer (``pl_lrfind.core.budget``) were fixed,
-# to tell the optimizer's effect on the best peak's move from the network's and the data's.
-HELD_OUT_TASKS: dict[str, Task] = _by_name(
+# Two calibration networks with the other kind of optimizer, to tell the optimizer's effect on
+# the best peak's move from the network's and the data's. Their exponents were run after a first
+# version of the budget exponents by optimizer was fixed, as its test; the exponents
+# (``pl_lrfind.core.budget``) were then refitted with them in.
+SWAPPED_OPTIMIZER_TASKS: dict[str, Task] = _by_name(
     Task(
         "digits_mlp_sgd",
         "MLP 64-128-128-10 on digits, SGD momentum 0.9, batch 32, 5 epochs (digits_mlp_adam with SGD)",
@@ -502,4 +503,4 @@ HELD_OUT_TASKS: dict[str, Task] = _by_name(
         guess=-2.5,
     ),
 )
-ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS, **HELD_OUT_TASKS}
+ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS, **SWAPPED_OPTIMIZER_TASKS}

@@ -154,3 +154,12 @@ def test_an_exponent_per_optimizer_type_is_picked_on_that_types_cells_only():
         "| one task | the worst cell | 1 for 4 tasks of 4 | +25.0 % / +40.0 %"
         " | SGD: 0.3 for 2 tasks of 2; others: 1 for 2 tasks of 2 | +5.0 % / +10.0 % |"
     )
+
+
+def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
+    """The exponent picks and the grid arithmetic group tasks by the callback's own test: an SGD optimizer."""
+    from benchmarks.budget_rule import uses_sgd
+    from benchmarks.tasks import ALL_TASKS
+
+    sgd = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
+    assert {task for task in ALL_TASKS if uses_sgd(task)} == sgd

@@ -207,11 +207,12 @@ class TestHandOver:
 
     @pytest.mark.parametrize(("then", "exponent"), [("one_cycle", 0.0), ("set", BUDGET_EXPONENT)])
     def test_exponent_zero_or_then_set_hands_the_suggestion_as_read(self, then, exponent):
-        """then='set' keeps the user's schedule, whose length the factor was never measured on."""
+        """then='set' keeps the user's schedule, whose length the factor was never measured on. With
+        Adam, whose measured exponent would lower the rate."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=exponent, then=then)
         probe = StepProbe(finder)
-        fit(Classifier(), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        fit(Classifier(optimizer="adam"), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
         assert finder.result.chosen_lr == finder.result.suggestion
         rates = probe.rates("training")
         assert (max(rates) if then == "one_cycle" else rates[0]) == pytest.approx(finder.result.suggestion, rel=1e-3)

@@ -3,7 +3,7 @@
 Nothing in this package imports Lightning or touches a model; it works on plain numbers.
 """
 
-from .budget import BUDGET_EXPONENT, budget_factor
+from .budget import BUDGET_EXPONENT, SGD_BUDGET_EXPONENT, budget_exponent_for, budget_factor
 from .curve import MIN_POINTS, Curve
 from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
@@ -25,10 +25,12 @@ __all__ = [
     "LRFindResult",
     "MIN_POINTS",
     "RangeTest",
+    "SGD_BUDGET_EXPONENT",
     "Rule",
     "StopReason",
     "UNREADABLE",
     "blow_up",
+    "budget_exponent_for",
     "budget_factor",
     "centered_smooth",
     "debiased_ema",
