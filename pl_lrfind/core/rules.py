@@ -108,7 +108,7 @@ fine-tune (``python -m benchmarks.budgets``) 10**1.75 handed rates that lost +14
 has the lowest worst case over both on the grids (+31 % on the second stage's GRU, +15 % on the
 fine-tune); too low costs a one-cycle fit far less than too high. End to end (5 seeds): second
 stage mean +11.4 %, worst task +38 % (a typed 1e-3 / 1e-2 kept: +8.2 %, +24 %); the transformer
-fine-tune's 1x cell +48 % (+35 % with the typed rate kept; its seeds there land anywhere from
+fine-tune's 1x cell +28 % (+35 % with the typed rate kept; its seeds there land anywhere from
 -30 % to +143 %, so the cell reads +13 % to +63 % across budget exponents that barely move its
 rate)."""
 
