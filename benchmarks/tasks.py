@@ -175,6 +175,10 @@ def _sgd(momentum: float = 0.9, weight_decay: float = 0.0):
     return lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
+def _rmsprop(params, lr):
+    return torch.optim.RMSprop(params, lr=lr)
+
+
 def _adam(params, lr):
     return torch.optim.Adam(params, lr=lr)
 
@@ -503,4 +507,32 @@ SWAPPED_OPTIMIZER_TASKS: dict[str, Task] = _by_name(
         guess=-2.5,
     ),
 )
-ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS, **SWAPPED_OPTIMIZER_TASKS}
+
+# Run only after the exponents by optimizer were refitted (commit 9ef6fab), as their test on tasks
+# they were not chosen on: a regression with SGD, and an adaptive optimizer other than Adam, which
+# gets Adam's exponents by extrapolation.
+RULE_CHECK_TASKS: dict[str, Task] = _by_name(
+    Task(
+        "friedman_mlp_sgd",
+        "regression MLP on Friedman #1 (noise 1), SGD momentum 0.9, MSE, batch 32, 6 epochs",
+        friedman,
+        lambda: _mlp(10, 64, 64, 1),
+        _sgd(),
+        _mse,
+        32,
+        6,
+        guess=-1.5,
+    ),
+    Task(
+        "digits_mlp_rmsprop",
+        "MLP 64-128-128-10 on digits, RMSprop, batch 32, 5 epochs (digits_mlp_adam with RMSprop)",
+        digits_flat,
+        lambda: _mlp(64, 128, 128, 10),
+        _rmsprop,
+        _xent,
+        32,
+        5,
+        guess=-2.5,
+    ),
+)
+ALL_TASKS: dict[str, Task] = {**TASKS, **REGIME_TASKS, **SWAPPED_OPTIMIZER_TASKS, **RULE_CHECK_TASKS}

@@ -161,5 +161,5 @@ def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
     from benchmarks.budget_rule import uses_sgd
     from benchmarks.tasks import ALL_TASKS
 
-    sgd = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
+    sgd = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd", "friedman_mlp_sgd"}
     assert {task for task in ALL_TASKS if uses_sgd(task)} == sgd
