@@ -33,7 +33,7 @@ from pl_lrfind.stage import Phase
 
 from .tasks import ALL_TASKS, Task
 
-STARTING_LR = {"Adam": 1e-3, "AdamW": 1e-3, "SGD": 1e-2}
+STARTING_LR = {"Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-3, "SGD": 1e-2}
 """The rate a user would type before running a finder, by optimizer: Lightning's finder starts
 from the model's ``lr`` attribute, and ours hands no rate to a fit whose curve it cannot read."""
 
