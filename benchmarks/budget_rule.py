@@ -116,9 +116,9 @@ def _optimizer(task: str) -> torch.optim.Optimizer:
     return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
 
 
-def uses_sgd(task: str) -> bool:
-    """Whether the task trains with ``torch.optim.SGD``: the split the callback's budget exponent makes."""
-    return isinstance(_optimizer(task), torch.optim.SGD)
+def adam_like(task: str) -> bool:
+    """Whether the task's optimizer is Adam-like (has ``betas``): the split the callback's budget exponent makes."""
+    return "betas" in _optimizer(task).defaults
 
 
 def _has(task: str, *kinds: type) -> bool:
@@ -128,7 +128,7 @@ def _has(task: str, *kinds: type) -> bool:
 NORMALISATION = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
 TRAITS: dict[str, Callable[[str], object]] = {
     "optimizer": lambda task: type(_optimizer(task)).__name__,
-    "SGD or another optimizer (the default's split)": lambda task: "SGD" if uses_sgd(task) else "other",
+    "Adam-like or not (the default's split)": lambda task: "Adam-like" if adam_like(task) else "not",
     "weight decay": lambda task: _optimizer(task).param_groups[0]["weight_decay"] > 0,
     "normalisation layers": lambda task: _has(task, *NORMALISATION),
     "regularised (weight decay, dropout or normalisation)": lambda task: (

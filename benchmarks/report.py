@@ -16,7 +16,7 @@ from scipy import stats
 
 from pl_lrfind.core import format_lr
 
-from .budget_rule import BUDGET_RULE_JSON, budget_of, budgets_of, pick_alpha, task_of, uses_sgd
+from .budget_rule import BUDGET_RULE_JSON, adam_like, budget_of, budgets_of, pick_alpha, task_of
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -408,15 +408,16 @@ def _exponent_of(name: str) -> float | None:
 
 
 def exponent_picks_table(
-    budgets: dict, kind: str = "val_loss", uses_sgd: Callable[[str], bool] = uses_sgd
+    budgets: dict, kind: str = "val_loss", adam_like: Callable[[str], bool] = adam_like
 ) -> list[str]:
     """The exponent picked end to end on all but one task (or budget), scored on the one left out.
 
     Every exponent run in every cell competes; the pick is by the lowest worst cell (how the default
     was chosen) or by the lowest mean, on the final loss (``kind="val_loss"``) or on the best check
     (``"best_val_loss"``, the loss the callback's exponent for a kept checkpoint was chosen on). It
-    is picked once for every optimizer, and once for SGD and once for the others (as the default
-    is), each on the cells of its own type; a type with no other cell learns from every other cell.
+    is picked once for every optimizer, and once for Adam-like optimizers and once for the rest (as
+    the default is), each on the cells of its own type; a type with no other cell learns from every
+    other cell.
     """
     cells = _named_cells(budgets)
     names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
@@ -425,14 +426,14 @@ def exponent_picks_table(
         _exponent_of(name): {label: _cell_regret(cell, cell[name][kind], kind) for label, cell in cells.items()}
         for name in names
     }
-    type_of = {label: "SGD" if uses_sgd(task_of(label)) else "others" for label in cells}
+    type_of = {label: "Adam-like" if adam_like(task_of(label)) else "the rest" for label in cells}
     splits = {
         "task": (sorted({task_of(label) for label in cells}), task_of),
         "budget": (budgets_of(cells), budget_of),
     }
     lines = [
         "| left out | picked by | one exponent: picks | held out: mean / worst"
-        " | SGD and others apart: picks | held out: mean / worst |",
+        " | Adam-like and the rest apart: picks | held out: mean / worst |",
         "|---|---|---|---:|---|---:|",
     ]
     for split, (groups, group_of) in splits.items():

@@ -99,10 +99,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
             at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
             does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
-            takes the measured exponent for the fit at hand: 0 with ``torch.optim.SGD``; with
-            any other optimizer 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
-            monitored metric (:meth:`keeps_best_checkpoint`). See :mod:`pl_lrfind.core.budget`
-            for the measurements behind them.
+            takes the measured exponent for the fit at hand: with an Adam-like optimizer (one
+            with ``betas``) 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
+            monitored metric (:meth:`keeps_best_checkpoint`); with any other (SGD, RMSprop) 0.
+            See :mod:`pl_lrfind.core.budget` for the measurements behind them.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
@@ -318,9 +318,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         # the test holds the Trainer's checkpoint callbacks back.
         exponent = self.budget_exponent
         if exponent is None:
-            exponent = budget_exponent_for(
-                self.keeps_best_checkpoint(trainer), sgd=isinstance(optimizer, torch.optim.SGD)
-            )
+            # Adam-like: Adam-style betas, as for momentum cycling (pl_lrfind.schedule).
+            adam_like = "betas" in optimizer.defaults
+            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=adam_like)
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(

@@ -98,6 +98,8 @@ def classifier_class(namespace: str = "pytorch_lightning"):
                 optimizer = torch.optim.SGD(groups, lr=hp.lr, momentum=0.9)
             elif hp.optimizer == "plain_sgd":
                 optimizer = torch.optim.SGD(groups, lr=hp.lr)
+            elif hp.optimizer == "rmsprop":
+                optimizer = torch.optim.RMSprop(groups, lr=hp.lr)
             else:
                 optimizer = torch.optim.Adam(groups, lr=hp.lr)
             if hp.scheduler == "step":

@@ -121,18 +121,18 @@ def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what
         }
 
     budgets = {"budgets": {"1": {"a": cell(0.0, 0.0)}, "4": {"a": cell(0.0, 0.4), "b": cell(0.5, 0.9)}}}
-    # a is the only SGD task: with it left out, SGD learns from every other cell (b's).
-    table = exponent_picks_table(budgets, uses_sgd=lambda task: task == "a")
+    # b is the only Adam-like task: with it left out, its type learns from every other cell (a's).
+    table = exponent_picks_table(budgets, adam_like=lambda task: task == "b")
     assert table[0].startswith("| left out | picked by | one exponent: picks")
     by_worst_task, _, by_worst_budget = table[2:5]
     # Either task alone picks 0.5 over reading the curve as is (0); b still loses +50 % at it.
     assert by_worst_task == (
         "| one task | the worst cell | 0.5 for 2 tasks of 2 | +16.7 % / +50.0 %"
-        " | SGD: 0.5 for 1 tasks of 1; others: 0.5 for 1 tasks of 1 | +16.7 % / +50.0 % |"
+        " | Adam-like: 0.5 for 1 tasks of 1; the rest: 0.5 for 1 tasks of 1 | +16.7 % / +50.0 % |"
     )
     # Without the 4x cells nothing tells the exponents apart (every 1x regret is 0): the first, 0.5, stays.
     assert by_worst_budget.startswith("| one budget | the worst cell | 0.5 for 2 budgets of 2 | +16.7 % / +50.0 %")
-    on_best_check = exponent_picks_table(budgets, "best_val_loss", uses_sgd=lambda task: task == "a")[2]
+    on_best_check = exponent_picks_table(budgets, "best_val_loss", adam_like=lambda task: task == "b")[2]
     assert on_best_check.startswith("| one task | the worst cell | 0 for 2 tasks of 2")
 
 
@@ -146,20 +146,21 @@ def test_an_exponent_per_optimizer_type_is_picked_on_that_types_cells_only():
             **{f"ours_exponent_{e}": {"val_loss": [1.0 + r], "best_val_loss": [1.0 + r]} for e, r in regret.items()},
         }
 
-    # The SGD tasks (s, t) want 0.3, the others (u, v) 1; one exponent for all cannot serve both.
+    # The tasks that are not Adam-like (s, t) want 0.3, the Adam-like ones (u, v) 1; one exponent cannot serve both.
     sgd, other = {"0.3": 0.0, "1": 0.4}, {"0.3": 0.5, "1": 0.1}
     budgets = {"budgets": {"4": {"s": cell(**sgd), "t": cell(**sgd), "u": cell(**other), "v": cell(**other)}}}
-    by_worst_task = exponent_picks_table(budgets, uses_sgd=lambda task: task in "st")[2]
+    by_worst_task = exponent_picks_table(budgets, adam_like=lambda task: task in "uv")[2]
     assert by_worst_task == (
         "| one task | the worst cell | 1 for 4 tasks of 4 | +25.0 % / +40.0 %"
-        " | SGD: 0.3 for 2 tasks of 2; others: 1 for 2 tasks of 2 | +5.0 % / +10.0 % |"
+        " | Adam-like: 1 for 2 tasks of 2; the rest: 0.3 for 2 tasks of 2 | +5.0 % / +10.0 % |"
     )
 
 
 def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
-    """The exponent picks and the grid arithmetic group tasks by the callback's own test: an SGD optimizer."""
-    from benchmarks.budget_rule import uses_sgd
+    """The exponent picks and the grid arithmetic group tasks by the callback's own test: Adam-style betas."""
+    from benchmarks.budget_rule import adam_like
     from benchmarks.tasks import ALL_TASKS
 
-    sgd = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd", "friedman_mlp_sgd"}
-    assert {task for task in ALL_TASKS if uses_sgd(task)} == sgd
+    rest = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
+    rest |= {"friedman_mlp_sgd", "digits_mlp_rmsprop"}
+    assert {task for task in ALL_TASKS if not adam_like(task)} == rest

@@ -29,8 +29,8 @@ from pl_lrfind.core import BLOW_UP_DIVISOR, lr_ladder
 from pl_lrfind.core.budget import (
     BEST_CHECKPOINT_EXPONENT,
     BUDGET_EXPONENT,
+    NON_ADAM_EXPONENT,
     REFERENCE_STEPS,
-    SGD_BUDGET_EXPONENT,
 )
 
 
@@ -161,14 +161,15 @@ class TestHandOver:
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
         assert f"to a {steps}-step fit (budget factor {2**-exponent:.2g} at exponent" in result.summary()
 
-    def test_an_sgd_fit_gets_the_suggestion_as_read_however_long(self):
-        """With SGD the best peak did not fall with the fit's length (pl_lrfind.core.budget)."""
+    @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
+    def test_a_fit_with_an_optimizer_that_is_not_adam_like_gets_the_suggestion_as_read(self, optimizer):
+        """With SGD and RMSprop the best peak did not fall with the fit's length (pl_lrfind.core.budget)."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
-        fit(Classifier(optimizer="sgd"), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
         result = finder.result
-        assert result.settings["budget_exponent"] == SGD_BUDGET_EXPONENT == 0.0
+        assert result.settings["budget_exponent"] == NON_ADAM_EXPONENT == 0.0
         assert result.settings["budget_factor"] == 1.0
         assert result.chosen_lr == result.suggestion
         assert max(probe.rates("training")) == pytest.approx(result.suggestion, rel=1e-3)
@@ -179,8 +180,8 @@ class TestHandOver:
         [
             ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT),
             ("adam", None, BUDGET_EXPONENT),
-            ("sgd", "val_loss", SGD_BUDGET_EXPONENT),
-            ("sgd", None, SGD_BUDGET_EXPONENT),
+            ("sgd", "val_loss", NON_ADAM_EXPONENT),
+            ("sgd", None, NON_ADAM_EXPONENT),
         ],
     )
     def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(

@@ -24,8 +24,8 @@ from pl_lrfind.core.budget import (
     BEST_CHECKPOINT_EXPONENT,
     BUDGET_CAP,
     BUDGET_EXPONENT,
+    NON_ADAM_EXPONENT,
     REFERENCE_STEPS,
-    SGD_BUDGET_EXPONENT,
     budget_exponent_for,
     budget_factor,
 )
@@ -268,11 +268,11 @@ class TestBudget:
         long = 16 * REFERENCE_STEPS
         assert budget_factor(long, budget_exponent_for(True)) > budget_factor(long, budget_exponent_for(False))
 
-    def test_sgd_keeps_the_suggestion_as_read_however_long_the_fit(self):
-        """The SGD fits' best peaks did not fall with the budget as the Adam fits' did (core.budget)."""
+    def test_an_optimizer_that_is_not_adam_like_keeps_the_suggestion_as_read_however_long_the_fit(self):
+        """The SGD and RMSprop fits' best peaks did not fall with the budget as the Adam fits' did (core.budget)."""
         for keeps_best_checkpoint in (False, True):
-            assert budget_exponent_for(keeps_best_checkpoint, sgd=True) == SGD_BUDGET_EXPONENT == 0.0
-        assert budget_factor(16 * REFERENCE_STEPS, budget_exponent_for(False, sgd=True)) == 1.0
+            assert budget_exponent_for(keeps_best_checkpoint, adam_like=False) == NON_ADAM_EXPONENT == 0.0
+        assert budget_factor(16 * REFERENCE_STEPS, budget_exponent_for(False, adam_like=False)) == 1.0
 
     def test_a_longer_budget_lowers_the_rate_by_the_measured_exponent_up_to_the_cap(self):
         factors = [budget_factor(REFERENCE_STEPS * multiple) for multiple in (1, 4, 16, 64)]

@@ -3,7 +3,7 @@
 Nothing in this package imports Lightning or touches a model; it works on plain numbers.
 """
 
-from .budget import BUDGET_EXPONENT, SGD_BUDGET_EXPONENT, budget_exponent_for, budget_factor
+from .budget import BUDGET_EXPONENT, NON_ADAM_EXPONENT, budget_exponent_for, budget_factor
 from .curve import MIN_POINTS, Curve
 from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
@@ -24,8 +24,8 @@ __all__ = [
     "Diagnosis",
     "LRFindResult",
     "MIN_POINTS",
+    "NON_ADAM_EXPONENT",
     "RangeTest",
-    "SGD_BUDGET_EXPONENT",
     "Rule",
     "StopReason",
     "UNREADABLE",
