@@ -88,8 +88,8 @@ def budget_exponent_for(keeps_best_checkpoint: bool, adam_like: bool = True) -> 
 def budget_factor(real_steps: int | None, exponent: float = BUDGET_EXPONENT) -> float:
     """What the suggestion is multiplied by for a real fit of ``real_steps`` optimizer steps.
 
-    The default ``exponent`` is the one for optimizers other than SGD; :func:`budget_exponent_for`
-    gives the measured one for a fit.
+    The default ``exponent`` is the one for an Adam-like optimizer judged at the fit's end;
+    :func:`budget_exponent_for` gives the measured one for a fit.
 
     ``1.0`` for an open-ended fit (``None``), for one no longer than :data:`REFERENCE_STEPS`,
     and for ``exponent=0``; ``(real_steps / REFERENCE_STEPS) ** -exponent`` beyond, with the
