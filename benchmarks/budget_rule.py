@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from pl_lrfind.core import suggest
+from pl_lrfind.schedule import adam_like as _adam_like
 
 from .budgets import BUDGETS_JSON
 from .cli import write_json
@@ -91,9 +92,9 @@ def pick_alpha(
     return min(by_alpha, key=score)
 
 
-def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool], summary: Callable = np.mean) -> dict:
-    """Pick alpha by ``summary`` (:func:`pick_alpha`) on every cell ``held`` does not select; score the held cells."""
-    alpha = pick_alpha(by_alpha, lambda name: not held(name), summary)
+def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool]) -> dict:
+    """Pick alpha on every cell that ``held`` does not select; score the held cells."""
+    alpha = pick_alpha(by_alpha, lambda name: not held(name))
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 
@@ -117,8 +118,8 @@ def _optimizer(task: str) -> torch.optim.Optimizer:
 
 
 def adam_like(task: str) -> bool:
-    """Whether the task's optimizer is Adam-like (has ``betas``): the split the callback's budget exponent makes."""
-    return "betas" in _optimizer(task).defaults
+    """Whether the task's optimizer is Adam-like: the split the callback's budget exponent makes."""
+    return _adam_like(_optimizer(task))
 
 
 def _has(task: str, *kinds: type) -> bool:

@@ -441,25 +441,38 @@ def exponent_picks_table(
             continue
         for criterion, summary in (("the worst cell", max), ("the mean", np.mean)):
             row = [f"one {split}", criterion]
-            for types in ([None], sorted(set(type_of.values()))):
-                picks: dict[str | None, dict[str, float]] = {kind_of: {} for kind_of in types}
-                scored: list[float] = []
-                for group in groups:
-                    for kind_of in types:
-                        held = [c for c in cells if group_of(c) == group and kind_of in (None, type_of[c])]
-                        if not held:
-                            continue
-                        trains = [c for c in cells if group_of(c) != group and kind_of in (None, type_of[c])]
-                        trains = trains or [c for c in cells if group_of(c) != group]
-                        exponent = pick_alpha(by_exponent, lambda c, trains=set(trains): c in trains, summary)
-                        picks[kind_of][group] = exponent
-                        scored += [by_exponent[exponent][c] for c in held]
+            for types in ({label: "" for label in cells}, type_of):  # one exponent, then one per type
+                picks, scored = _left_out_picks(by_exponent, types, groups, group_of, summary)
                 row.append(
-                    "; ".join(f"{k}: {_picks(p, split)}" if k else _picks(p, split) for k, p in picks.items() if p)
+                    "; ".join(f"{kind}: {_picks(p, split)}" if kind else _picks(p, split) for kind, p in picks.items())
                 )
                 row.append(f"{_pct(np.mean(scored))} / {_pct(max(scored))}")
             lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _left_out_picks(
+    by_exponent: dict[float, dict[str, float]],
+    type_of: dict[str, str],
+    groups: list[str],
+    group_of: Callable[[str], str],
+    summary: Callable,
+) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """For each type and each group left out, the exponent picked by ``summary`` on that type's cells
+    in the other groups (on every other cell when the type has none there), and the left-out cells'
+    regrets at their picks."""
+    picks: dict[str, dict[str, float]] = {kind: {} for kind in sorted(set(type_of.values()))}
+    scored: list[float] = []
+    for group in groups:
+        for kind, kind_picks in picks.items():
+            held = [cell for cell, of in type_of.items() if of == kind and group_of(cell) == group]
+            if not held:
+                continue
+            others = {cell for cell in type_of if group_of(cell) != group}
+            trains = {cell for cell in others if type_of[cell] == kind} or others
+            kind_picks[group] = exponent = pick_alpha(by_exponent, trains.__contains__, summary)
+            scored += [by_exponent[exponent][cell] for cell in held]
+    return {kind: found for kind, found in picks.items() if found}, scored
 
 
 def _picks(picks: dict[str, float], kind: str) -> str:

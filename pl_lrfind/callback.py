@@ -34,7 +34,7 @@ from .core.range_test import check_choice, check_positive, mean_loss, validate_s
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
 from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
-from .schedule import one_cycle, shortest_one_cycle
+from .schedule import adam_like, one_cycle, shortest_one_cycle
 from .snapshot import TARGETS as SNAPSHOT_TARGETS
 from .snapshot import TrainingSnapshot
 from .stage import Budget, Phase, Stage
@@ -318,9 +318,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         # the test holds the Trainer's checkpoint callbacks back.
         exponent = self.budget_exponent
         if exponent is None:
-            # Adam-like: Adam-style betas, as for momentum cycling (pl_lrfind.schedule).
-            adam_like = "betas" in optimizer.defaults
-            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=adam_like)
+            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=adam_like(optimizer))
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(

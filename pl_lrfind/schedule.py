@@ -32,10 +32,18 @@ def shortest_one_cycle(pct_start: float) -> int:
     return math.floor(1.0 / pct_start) + 1
 
 
+def adam_like(optimizer: Optimizer) -> bool:
+    """Whether the optimizer is Adam-like: it has Adam-style ``betas`` (Adam, AdamW and their kin).
+
+    It decides both what momentum means to the one-cycle and whether a long fit lowers the rate
+    (:func:`pl_lrfind.core.budget.budget_exponent_for`).
+    """
+    return "betas" in optimizer.defaults
+
+
 def has_momentum(optimizer: Optimizer) -> bool:
     """Whether the optimizer has a momentum to cycle: Adam-style ``betas`` or SGD momentum > 0."""
-    defaults = optimizer.defaults
-    return "betas" in defaults or defaults.get("momentum", 0) > 0
+    return adam_like(optimizer) or optimizer.defaults.get("momentum", 0) > 0
 
 
 def one_cycle(optimizer: Optimizer, peak_lrs: float | list[float], total_steps: int, **settings) -> OneCycleLR:
