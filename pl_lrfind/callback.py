@@ -29,7 +29,7 @@ from typing_extensions import override
 
 from . import _lightning
 from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
-from .core.budget import budget_exponent_for, budget_factor, check_budget_exponent
+from .core.budget import budget_exponent_for, budget_factor, budget_level_for, check_budget_exponent
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
@@ -60,6 +60,8 @@ class _RunningTest:
     snapshot: TrainingSnapshot
     last_global_step: int
     budget_exponent: float
+    adam_like: bool | None
+    """Whether the optimizer is Adam-like; ``None`` when the user's ``budget_exponent`` replaces the measured rule."""
     micro_losses: list[float] = field(default_factory=list)
     scale_before_step: float | None = None
 
@@ -99,10 +101,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
             at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
             does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
-            takes the measured exponent for the fit at hand: with an Adam-like optimizer (one
-            with ``betas``) 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
-            monitored metric (:meth:`keeps_best_checkpoint`); with any other (SGD, RMSprop) 0.
-            See :mod:`pl_lrfind.core.budget` for the measurements behind them.
+            takes the measured rule for the fit at hand: with an Adam-like optimizer (one with
+            ``betas``) exponent 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
+            monitored metric (:meth:`keeps_best_checkpoint`); with any other (SGD, RMSprop)
+            exponent 0 and, when the default rule read the curve, the suggestion raised by 10**0.2
+            at any length (:data:`~pl_lrfind.core.budget.NON_ADAM_LEVEL`): it reads low for them.
+            A number replaces that rule with the plain power law (no raise). See
+            :mod:`pl_lrfind.core.budget` for the measurements behind them.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
@@ -316,9 +321,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         optimizer = trainer.optimizers[0]
         # Asked before the snapshot exists (nothing to release if an override raises) and before
         # the test holds the Trainer's checkpoint callbacks back.
-        exponent = self.budget_exponent
+        exponent, measured_for = self.budget_exponent, None
         if exponent is None:
-            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=adam_like(optimizer))
+            measured_for = adam_like(optimizer)
+            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=measured_for)
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(
@@ -332,6 +338,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ),
             last_global_step=trainer.global_step,
             budget_exponent=exponent,
+            adam_like=measured_for,
         )
         try:
             self._log = self.make_curve_log(trainer)
@@ -415,8 +422,15 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
             # of a fit that EarlyStopping ends: the suggestion is handed as read.
             steps = self.budget.real_steps if self.then == "one_cycle" else None
-            factor = budget_factor(steps, test.budget_exponent)
-            result.settings.update(budget_steps=steps, budget_exponent=test.budget_exponent, budget_factor=factor)
+            measured = test.adam_like is not None and steps is not None
+            level = budget_level_for(test.adam_like, result.rule) if measured else 1.0
+            factor = budget_factor(steps, test.budget_exponent, level)
+            result.settings.update(
+                budget_steps=steps,
+                budget_exponent=test.budget_exponent,
+                budget_level=level,
+                budget_factor=factor,
+            )
             result.chosen_lr = result.suggestion * factor * self.lr_factor
         self.results.append(result)
         if self._log is not None:

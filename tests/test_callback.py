@@ -30,6 +30,7 @@ from pl_lrfind.core.budget import (
     BEST_CHECKPOINT_EXPONENT,
     BUDGET_EXPONENT,
     NON_ADAM_EXPONENT,
+    NON_ADAM_LEVEL,
     REFERENCE_STEPS,
 )
 
@@ -127,7 +128,7 @@ class TestHandOver:
         assert scheduler.last_epoch == 3 * BATCHES
         rates = probe.rates("training")
         chosen = finder.result.chosen_lr
-        assert chosen == finder.result.suggestion
+        assert chosen == pytest.approx(finder.result.suggestion * NON_ADAM_LEVEL)  # SGD, at any length
         assert len(rates) == 3 * BATCHES
         assert rates[0] == pytest.approx(chosen / 25.0)
         assert max(rates) == pytest.approx(chosen, rel=1e-3)
@@ -143,7 +144,7 @@ class TestHandOver:
         assert len(probe.rates("training")) == 20
         assert trainer.global_step == 30
         assert finder.scheduler.total_steps == 20
-        assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * 0.5)
+        assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * NON_ADAM_LEVEL * 0.5)
 
     def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(self):
         """460 real steps are twice REFERENCE_STEPS: with Adam the one-cycle peaks at suggestion *
@@ -162,30 +163,39 @@ class TestHandOver:
         assert f"to a {steps}-step fit (budget factor {2**-exponent:.2g} at exponent" in result.summary()
 
     @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
-    def test_a_fit_with_an_optimizer_that_is_not_adam_like_gets_the_suggestion_as_read(self, optimizer):
-        """With SGD and RMSprop the best peak did not fall with the fit's length (pl_lrfind.core.budget)."""
+    def test_a_fit_with_an_optimizer_that_is_not_adam_like_gets_the_suggestion_raised_by_its_level(self, optimizer):
+        """With SGD and RMSprop the best peak did not fall with the fit's length, and the curve reads
+        low for them (pl_lrfind.core.budget): a long fit gets the same raise as a short one."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
         fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
         result = finder.result
         assert result.settings["budget_exponent"] == NON_ADAM_EXPONENT == 0.0
-        assert result.settings["budget_factor"] == 1.0
-        assert result.chosen_lr == result.suggestion
-        assert max(probe.rates("training")) == pytest.approx(result.suggestion, rel=1e-3)
-        assert "budget factor" not in result.summary()
+        assert result.settings["budget_level"] == result.settings["budget_factor"] == NON_ADAM_LEVEL > 1.5
+        assert result.chosen_lr == pytest.approx(result.suggestion * NON_ADAM_LEVEL)
+        assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
+        assert "(budget factor 1.6 at exponent 0, level 1.6)" in result.summary()
+
+    def test_a_users_own_exponent_replaces_the_measured_rule_level_included(self):
+        """budget_exponent=0 hands the suggestion as read, with SGD too: the level belongs to the measured rule."""
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=0.0)
+        fit(Classifier(optimizer="sgd"), finder, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        assert finder.result.settings["budget_level"] == finder.result.settings["budget_factor"] == 1.0
+        assert finder.result.chosen_lr == finder.result.suggestion
 
     @pytest.mark.parametrize(
-        ("optimizer", "monitor", "exponent"),
+        ("optimizer", "monitor", "exponent", "level"),
         [
-            ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT),
-            ("adam", None, BUDGET_EXPONENT),
-            ("sgd", "val_loss", NON_ADAM_EXPONENT),
-            ("sgd", None, NON_ADAM_EXPONENT),
+            ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT, 1.0),
+            ("adam", None, BUDGET_EXPONENT, 1.0),
+            ("sgd", "val_loss", NON_ADAM_EXPONENT, NON_ADAM_LEVEL),
+            ("sgd", None, NON_ADAM_EXPONENT, NON_ADAM_LEVEL),
         ],
     )
     def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(
-        self, tmp_path, optimizer, monitor, exponent
+        self, tmp_path, optimizer, monitor, exponent, level
     ):
         """Judged at its best check, a long fit measured best with a milder factor (pl_lrfind.core.budget)."""
         pl.seed_everything(0)
@@ -204,16 +214,20 @@ class TestHandOver:
         assert finder.keeps_best_checkpoint(trainer) is (monitor is not None)
         result = finder.result
         assert result.settings["budget_exponent"] == exponent
-        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-exponent)
+        assert result.chosen_lr == pytest.approx(result.suggestion * level * 2**-exponent)
 
-    @pytest.mark.parametrize(("then", "exponent"), [("one_cycle", 0.0), ("set", BUDGET_EXPONENT)])
-    def test_exponent_zero_or_then_set_hands_the_suggestion_as_read(self, then, exponent):
+    @pytest.mark.parametrize(
+        ("then", "exponent", "optimizer"),
+        [("one_cycle", 0.0, "adam"), ("set", BUDGET_EXPONENT, "adam"), ("set", None, "sgd")],
+    )
+    def test_exponent_zero_or_then_set_hands_the_suggestion_as_read(self, then, exponent, optimizer):
         """then='set' keeps the user's schedule, whose length the factor was never measured on. With
-        Adam, whose measured exponent would lower the rate."""
+        Adam, whose measured exponent would lower the rate, and with SGD, whose level would raise it."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=exponent, then=then)
         probe = StepProbe(finder)
-        fit(Classifier(optimizer="adam"), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        assert finder.result.settings["budget_level"] == finder.result.settings["budget_factor"] == 1.0
         assert finder.result.chosen_lr == finder.result.suggestion
         rates = probe.rates("training")
         assert (max(rates) if then == "one_cycle" else rates[0]) == pytest.approx(finder.result.suggestion, rel=1e-3)
@@ -351,6 +365,7 @@ class TestFailures:
         result = finder.result
         assert result.stop_reason is StopReason.DIVERGED and result.diagnosis == "already_trained"
         assert result.rule == "blow_up" and result.suggestion == pytest.approx(result.lrs[-1] / BLOW_UP_DIVISOR)
+        assert result.settings["budget_level"] == 1.0  # SGD, but NON_ADAM_LEVEL is midspan's correction
         assert result.chosen_lr == pytest.approx(result.suggestion * result.settings["budget_factor"] * 0.5)
         assert isinstance(finder.scheduler, OneCycleLR)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
@@ -592,7 +607,7 @@ class TestOwnRule:
 
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, suggestion=tenth_of_last)
-        fit(Classifier(), finder, max_epochs=1)
+        fit(Classifier(), finder, max_epochs=1)  # SGD: the level is midspan's, not this rule's
         result = finder.result
         assert result.rule == "tenth_of_last"
         assert result.suggestion == pytest.approx(result.lrs[-1] / 10)

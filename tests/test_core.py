@@ -10,6 +10,7 @@ import pytest
 
 from pl_lrfind.core import (
     BLOW_UP_DIVISOR,
+    DEFAULT_RULE,
     RULES,
     DebiasedEMA,
     LRFindResult,
@@ -24,10 +25,13 @@ from pl_lrfind.core.budget import (
     BEST_CHECKPOINT_EXPONENT,
     BUDGET_CAP,
     BUDGET_EXPONENT,
+    LEVEL_RULE,
     NON_ADAM_EXPONENT,
+    NON_ADAM_LEVEL,
     REFERENCE_STEPS,
     budget_exponent_for,
     budget_factor,
+    budget_level_for,
 )
 from pl_lrfind.core.range_test import grace_steps
 
@@ -268,11 +272,27 @@ class TestBudget:
         long = 16 * REFERENCE_STEPS
         assert budget_factor(long, budget_exponent_for(True)) > budget_factor(long, budget_exponent_for(False))
 
-    def test_an_optimizer_that_is_not_adam_like_keeps_the_suggestion_as_read_however_long_the_fit(self):
-        """The SGD and RMSprop fits' best peaks did not fall with the budget as the Adam fits' did (core.budget)."""
+    def test_an_optimizer_that_is_not_adam_like_gets_the_same_raise_however_long_the_fit(self):
+        """The SGD and RMSprop fits' best peaks did not fall with the budget as the Adam fits' did, and
+        sat above the curve's reading (core.budget)."""
         for keeps_best_checkpoint in (False, True):
             assert budget_exponent_for(keeps_best_checkpoint, adam_like=False) == NON_ADAM_EXPONENT == 0.0
-        assert budget_factor(16 * REFERENCE_STEPS, budget_exponent_for(False, adam_like=False)) == 1.0
+        assert budget_level_for(adam_like=True) == 1.0
+        assert budget_level_for(adam_like=False) == NON_ADAM_LEVEL == pytest.approx(10**0.2)
+        exponent, level = budget_exponent_for(False, adam_like=False), budget_level_for(adam_like=False)
+        factors = [budget_factor(REFERENCE_STEPS * multiple, exponent, level) for multiple in (0.5, 1, 16, 64)]
+        assert factors == pytest.approx([NON_ADAM_LEVEL] * 4)
+        assert budget_factor(None, exponent, level) == 1.0  # no planned length: as read
+
+    def test_the_level_corrects_only_the_rule_it_was_measured_on(self):
+        assert LEVEL_RULE == DEFAULT_RULE == "midspan"
+        for rule in ("valley", "minimum", "blow_up", "my_rule"):
+            assert budget_level_for(adam_like=False, rule=rule) == 1.0
+
+    @pytest.mark.parametrize("level", [0.0, -1.0, math.inf, math.nan, "2"])
+    def test_a_level_that_is_not_a_positive_number_is_refused(self, level):
+        with pytest.raises(ValueError, match="level must be a finite number > 0"):
+            budget_factor(1000, 0.0, level)
 
     def test_a_longer_budget_lowers_the_rate_by_the_measured_exponent_up_to_the_cap(self):
         factors = [budget_factor(REFERENCE_STEPS * multiple) for multiple in (1, 4, 16, 64)]

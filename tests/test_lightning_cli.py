@@ -59,7 +59,8 @@ def test_finder_from_yaml_runs_and_hands_over_to_one_cycle(namespace, tmp_path):
     assert result is not None, "the fit did not run the range test"
     assert 5 <= result.num_steps_taken <= 10
     assert result.suggestion is not None
-    assert result.chosen_lr == pytest.approx(result.suggestion)
+    # A 16-step fit: no length factor, only the optimizer's level.
+    assert result.chosen_lr == pytest.approx(result.suggestion * result.settings["budget_level"])
 
     schedulers = [config.scheduler for config in cli.trainer.lr_scheduler_configs]
     one_cycles = [s for s in schedulers if isinstance(s, torch.optim.lr_scheduler.OneCycleLR)]

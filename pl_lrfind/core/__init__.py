@@ -3,7 +3,15 @@
 Nothing in this package imports Lightning or touches a model; it works on plain numbers.
 """
 
-from .budget import BUDGET_EXPONENT, NON_ADAM_EXPONENT, budget_exponent_for, budget_factor
+from .budget import (
+    BUDGET_EXPONENT,
+    LEVEL_RULE,
+    NON_ADAM_EXPONENT,
+    NON_ADAM_LEVEL,
+    budget_exponent_for,
+    budget_factor,
+    budget_level_for,
+)
 from .curve import MIN_POINTS, Curve
 from .diagnosis import UNREADABLE, Diagnosis, diagnose
 from .ladder import MODES, lr_ladder
@@ -17,6 +25,7 @@ __all__ = [
     "BLOW_UP_DIVISOR",
     "BUDGET_EXPONENT",
     "DEFAULT_RULE",
+    "LEVEL_RULE",
     "MODES",
     "RULES",
     "Curve",
@@ -25,6 +34,7 @@ __all__ = [
     "LRFindResult",
     "MIN_POINTS",
     "NON_ADAM_EXPONENT",
+    "NON_ADAM_LEVEL",
     "RangeTest",
     "Rule",
     "StopReason",
@@ -32,6 +42,7 @@ __all__ = [
     "blow_up",
     "budget_exponent_for",
     "budget_factor",
+    "budget_level_for",
     "centered_smooth",
     "debiased_ema",
     "diagnose",

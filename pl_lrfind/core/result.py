@@ -81,7 +81,9 @@ class LRFindResult:
                 handed += f" to a {self.settings['budget_steps']}-step fit"
             factor, exponent = self.settings.get("budget_factor"), self.settings.get("budget_exponent")
             if factor not in (None, 1.0) and exponent is not None:  # why the rate handed over is not the one read
-                handed += f" (budget factor {factor:.2g} at exponent {exponent:g})"
+                level = self.settings.get("budget_level", 1.0)
+                handed += f" (budget factor {factor:.2g} at exponent {exponent:g}"
+                handed += f", level {level:.2g})" if level != 1.0 else ")"
         return (
             f"lr_find: suggestion {format_lr(self.suggestion)} ({self.rule}){handed}, {self.num_steps_taken} steps, "
             f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
