@@ -23,6 +23,11 @@ before the real fit (the optimizer's type, whether it decays weights, whether th
 normalisation layers, whether it is regularised at all), the tasks are split by it and each group
 gets its own alpha (``steps`` measure), picked leave-one-task-out within the held-out task's group.
 
+Should the rate of the optimizers that are not Adam-like be raised at every length? Their
+curves read low (``pl_lrfind.core.budget.NON_ADAM_LEVEL``): their cells are scored with the rate
+raised by each of :data:`LEVELS` decades at their exponent (0), and the level picked by the
+lowest worst cell, leaving one task or one budget out.
+
     python -m benchmarks.budget_rule      # after benchmarks.budgets; writes results/budget_rule.json
 """
 
@@ -63,11 +68,14 @@ def shift(measure: str, alpha: float, task: str, budget: int, cap: float) -> flo
     return -alpha * math.log10(max(1.0, spec.epochs_for(budget) / REFERENCE_EPOCHS))
 
 
-def cell_regrets(measure: str, alpha: float, rates: dict, grids: dict, cap: float) -> dict[str, float]:
-    """Mean regret over seeds of every (task, budget) cell, named ``"<task> <budget>x"``."""
+def cell_regrets(
+    measure: str, alpha: float, rates: dict, grids: dict, cap: float, level: float = 0.0
+) -> dict[str, float]:
+    """Mean regret over seeds of every (task, budget) cell, named ``"<task> <budget>x"``, with the
+    rate also raised by ``level`` decades."""
     out = {}
     for (task, budget), grid in grids.items():
-        moved = shift(measure, alpha, task, budget, cap)
+        moved = shift(measure, alpha, task, budget, cap) + level
         regrets = [regret_on_grid(grid, rate + moved) for rate in rates[task, budget]]
         # A seed whose rate leaves the grid is not measured, and neither is its cell: dropping it
         # would drop exactly the seeds the exponent moves furthest.
@@ -92,9 +100,9 @@ def pick_alpha(
     return min(by_alpha, key=score)
 
 
-def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool]) -> dict:
-    """Pick alpha on every cell that ``held`` does not select; score the held cells."""
-    alpha = pick_alpha(by_alpha, lambda name: not held(name))
+def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool], summary: Callable = np.mean) -> dict:
+    """Pick alpha on every cell that ``held`` does not select (by ``summary``); score the held cells."""
+    alpha = pick_alpha(by_alpha, lambda name: not held(name), summary)
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
 
 
@@ -187,6 +195,33 @@ def evaluate(rates: dict, grids: dict, cap: float) -> dict:
     return {"measures": measures, "grouped": grouped}
 
 
+LEVELS = tuple(float(level) for level in np.round(np.arange(0.0, 0.36, 0.05), 2))
+"""Decades the non-Adam fits' rate is raised by, at their exponent (0). Their grids reach about
+0.35 decade above the rates read at 1x; the Adam-like cells cannot be scored this way at all, as
+one of them (the Friedman MLP at 16x) already lies off its grid at the default."""
+
+
+def evaluate_levels(rates: dict, grids: dict, cap: float, exponent: float = 0.0) -> dict:
+    """The non-Adam cells with the rate raised by each of :data:`LEVELS`, and the level picked by the
+    lowest worst cell leaving one task or one budget out."""
+    kept = {cell: grid for cell, grid in grids.items() if not adam_like(cell[0])}
+    by_level = {level: cell_regrets("steps", exponent, rates, kept, cap, level) for level in LEVELS}
+    tasks, every_budget = sorted({task for task, _ in kept}), sorted({budget for _, budget in kept})
+    for level, cells in by_level.items():
+        values = list(cells.values())
+        print(f"level {level:.2f}: mean {np.nanmean(values):+.1%}  worst {np.nanmax(values):+.1%}")
+    return {
+        "exponent": exponent,
+        "alphas": {str(level): cells for level, cells in by_level.items()},
+        "leave_one_out": {
+            "task": {t: held_out(by_level, lambda name, t=t: task_of(name) == t, max) for t in tasks},
+            "budget": {
+                f"{b}x": held_out(by_level, lambda name, b=b: name.endswith(f" {b}x"), max) for b in every_budget
+            },
+        },
+    }
+
+
 def curve_readings(cell: dict) -> list[float]:
     """log10 of the curve's own suggestion in every run that handed a rate (before any budget factor)."""
     ours = cell["ours"]
@@ -227,6 +262,10 @@ def main(argv: list[str] | None = None) -> None:
         "targets": {
             "final": evaluate(rates, grids, cap),
             "best_check": evaluate(best_rates, best_grids, cap),
+        },
+        "non_adam_levels": {
+            "final": evaluate_levels(rates, grids, cap),
+            "best_check": evaluate_levels(best_rates, best_grids, cap),
         },
     }
     write_json(args.out, out)

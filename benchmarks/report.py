@@ -681,6 +681,12 @@ def budget_rule_lines(rule: dict) -> list[str]:
     for target, measures in rule["targets"].items():
         if "grouped" in measures:
             lines += _grouped_table(f"One alpha per group of tasks, on {losses[target]}", measures)
+    for target, found in rule.get("non_adam_levels", {}).items():
+        heading = (
+            f"The optimizers that are not Adam-like, their rate raised by a level in decades (exponent 0), on"
+            f" {losses[target]}; held out, the level with the lowest worst cell is picked"
+        )
+        lines += _alpha_table(heading, found, column="level")
     return lines[:-1]
 
 
@@ -716,15 +722,16 @@ def _scored(held: dict) -> str:
     return f"{_pct(np.mean(scores))} | {_pct(max(scores))} | {len(cells) - len(scores)}"
 
 
-def _alpha_table(heading: str, found: dict) -> list[str]:
-    """One measure on one loss: mean regret per budget for each alpha, then the left-out cells; ends blank."""
+def _alpha_table(heading: str, found: dict, column: str = "alpha") -> list[str]:
+    """One measure on one loss: mean regret per budget for each alpha (or level: ``column``), then
+    the left-out cells; ends blank."""
     names = next(iter(found["alphas"].values()))
     budgets = budgets_of(names)
     header = " | ".join(f"mean, {budget} cells" for budget in budgets)
     lines = [
         f"**{heading}.**",
         "",
-        f"| alpha | {header} | mean, all cells | worst cell | cells off the grid |",
+        f"| {column} | {header} | mean, all cells | worst cell | cells off the grid |",
         "|---:|" + "---:|" * (len(budgets) + 3),
     ]
     for alpha, cells in found["alphas"].items():
@@ -740,7 +747,7 @@ def _alpha_table(heading: str, found: dict) -> list[str]:
         scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
         picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
         lines.append(
-            f"- Leave one {kind} out (alpha picked without it: {picked}): the held-out cells averaged"
+            f"- Leave one {kind} out ({column} picked without it: {picked}): the held-out cells averaged"
             f" {_pct(np.mean(scores))}, worst {_pct(max(scores))} (cells off the grid left out)."
         )
     return [*lines, ""]
