@@ -164,3 +164,26 @@ def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
     rest = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
     rest |= {"friedman_mlp_sgd", "digits_mlp_rmsprop"}
     assert {task for task in ALL_TASKS if not adam_like(task)} == rest
+
+
+def test_the_level_is_read_off_the_non_adam_cells_only_and_picked_without_the_held_out_task():
+    from benchmarks.budget_rule import evaluate_levels
+
+    log10_lrs = [round(x, 1) for x in np.arange(-2.0, 0.01, 0.1)]  # every best below on the grid
+
+    def grid(best: float) -> dict:
+        return {"log10_lr": log10_lrs, "mean_loss": [1 + abs(x - best) for x in log10_lrs], "best_mean_loss": 1.0}
+
+    # Both SGD tasks read 0.2 decade under their best peak; the Adam task reads a decade over its
+    # own and would pull any pick that saw it.
+    grids = {("digits_cnn_sgd", 1): grid(-1.0), ("digits_mlp_sgd", 4): grid(-0.8), ("digits_mlp_adam", 1): grid(-1.5)}
+    rates = {("digits_cnn_sgd", 1): [-1.2, -1.2], ("digits_mlp_sgd", 4): [-1.0], ("digits_mlp_adam", 1): [-0.5]}
+    found = evaluate_levels(rates, grids, cap=16.0)
+    assert set(found["alphas"]["0.0"]) == {"digits_cnn_sgd 1x", "digits_mlp_sgd 4x"}
+    assert found["alphas"]["0.0"]["digits_cnn_sgd 1x"] == pytest.approx(0.2)
+    assert found["alphas"]["0.2"]["digits_cnn_sgd 1x"] == pytest.approx(0.0)
+    assert {task: held["alpha"] for task, held in found["leave_one_out"]["task"].items()} == {
+        "digits_cnn_sgd": 0.2,
+        "digits_mlp_sgd": 0.2,
+    }
+    assert found["leave_one_out"]["task"]["digits_mlp_sgd"]["cells"] == {"digits_mlp_sgd 4x": pytest.approx(0.0)}
