@@ -24,9 +24,10 @@ normalisation layers, whether it is regularised at all), the tasks are split by 
 gets its own alpha (``steps`` measure), picked leave-one-task-out within the held-out task's group.
 
 Should the rate of the optimizers that are not Adam-like be raised at every length? Their
-curves read low (``pl_lrfind.core.budget.NON_ADAM_LEVEL``): their cells are scored with the rate
-raised by each of :data:`LEVELS` decades at their exponent (0), and the level picked by the
-lowest worst cell, leaving one task or one budget out.
+curves read low (``pl_lrfind.core.budget.NON_ADAM_LEVEL``): their cells are scored with
+``midspan``'s reading raised by each of :data:`LEVELS` decades, each with each of
+:data:`LEVEL_EXPONENTS`, and the pair picked by the lowest worst cell, leaving one task or one
+budget out.
 
     python -m benchmarks.budget_rule      # after benchmarks.budgets; writes results/budget_rule.json
 """
@@ -83,19 +84,29 @@ def cell_regrets(
     return out
 
 
+def worst_first(regrets: list[float]) -> tuple[float, ...]:
+    """The regrets, worst first: as a :func:`pick_alpha` summary it picks the lowest worst cell, and
+    breaks a tie (a cell that every candidate loses alike, such as a curve read the same way by
+    all) by the next worst."""
+    return tuple(sorted(regrets, reverse=True))
+
+
 def pick_alpha(
     by_alpha: dict[float, dict[str, float]], trains_on: Callable[[str], bool], summary: Callable = np.mean
 ) -> float:
     """The alpha whose regrets over the cells ``trains_on`` selects have the lowest ``summary``
-    (their mean by default; ``max`` picks the lowest worst cell).
+    (their mean by default; :func:`worst_first` picks the lowest worst cell).
 
     Only alphas that keep every one of those cells' rates on its grid can be picked: a cell off
     its grid is not measured, and dropping it would drop exactly the cells an alpha moves furthest.
     """
 
-    def score(alpha: float) -> float:
+    def score(alpha: float) -> tuple[float, ...]:
         regrets = [r for name, r in by_alpha[alpha].items() if trains_on(name)]
-        return math.inf if any(map(math.isnan, regrets)) else float(summary(regrets))
+        if any(map(math.isnan, regrets)):
+            return (math.inf,)
+        value = summary(regrets)
+        return value if isinstance(value, tuple) else (float(value),)
 
     return min(by_alpha, key=score)
 
@@ -195,28 +206,43 @@ def evaluate(rates: dict, grids: dict, cap: float) -> dict:
     return {"measures": measures, "grouped": grouped}
 
 
-LEVELS = tuple(float(level) for level in np.round(np.arange(0.0, 0.36, 0.05), 2))
-"""Decades the non-Adam fits' rate is raised by, at their exponent (0). Their grids reach about
-0.35 decade above the rates read at 1x; the Adam-like cells cannot be scored this way at all, as
-one of them (the Friedman MLP at 16x) already lies off its grid at the default."""
+LEVELS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3)
+"""Decades the non-Adam fits' rate is raised by. Their grids reach about 0.35 decade above the
+rates read at 1x; the Adam-like cells cannot be scored this way at all, as one of them (the
+Friedman MLP at 16x) already lies off its grid at the default."""
+LEVEL_EXPONENTS = (0.0, 0.3, 0.5)
+"""The budget exponents each level is tried with, on the non-Adam cells."""
 
 
-def evaluate_levels(rates: dict, grids: dict, cap: float, exponent: float = 0.0) -> dict:
-    """The non-Adam cells with the rate raised by each of :data:`LEVELS`, and the level picked by the
-    lowest worst cell leaving one task or one budget out."""
-    kept = {cell: grid for cell, grid in grids.items() if not adam_like(cell[0])}
-    by_level = {level: cell_regrets("steps", exponent, rates, kept, cap, level) for level in LEVELS}
+def evaluate_levels(rates: dict, grids: dict, cap: float, raised: dict) -> dict:
+    """The non-Adam cells at every level and exponent, and the pair picked by the lowest worst cell
+    leaving one task or one budget out.
+
+    ``raised`` says, run by run, whether the level applies: the callback raises only ``midspan``'s
+    reading, not the blow-up reading it falls back on for a curve with no descent. A cell where it
+    applies to fewer than half the runs is left out: the level cannot be judged where it does not
+    act, and such a cell's one raised run would decide every pick by the worst cell.
+    """
+    kept = {
+        cell: grid
+        for cell, grid in grids.items()
+        if not adam_like(cell[0]) and 2 * sum(raised[cell]) >= len(raised[cell])
+    }
+    pairs = {}
+    for exponent in LEVEL_EXPONENTS:
+        for level in LEVELS:
+            moved = {cell: [r + level * up for r, up in zip(rates[cell], raised[cell], strict=True)] for cell in kept}
+            pairs[f"{level:.2f} at {exponent:g}"] = cell_regrets("steps", exponent, moved, kept, cap)
     tasks, every_budget = sorted({task for task, _ in kept}), sorted({budget for _, budget in kept})
-    for level, cells in by_level.items():
+    for pair, cells in pairs.items():
         values = list(cells.values())
-        print(f"level {level:.2f}: mean {np.nanmean(values):+.1%}  worst {np.nanmax(values):+.1%}")
+        print(f"level {pair}: mean {np.nanmean(values):+.1%}  worst {np.nanmax(values):+.1%}")
     return {
-        "exponent": exponent,
-        "alphas": {str(level): cells for level, cells in by_level.items()},
+        "alphas": pairs,
         "leave_one_out": {
-            "task": {t: held_out(by_level, lambda name, t=t: task_of(name) == t, max) for t in tasks},
+            "task": {t: held_out(pairs, lambda name, t=t: task_of(name) == t, worst_first) for t in tasks},
             "budget": {
-                f"{b}x": held_out(by_level, lambda name, b=b: name.endswith(f" {b}x"), max) for b in every_budget
+                f"{b}x": held_out(pairs, lambda name, b=b: name.endswith(f" {b}x"), worst_first) for b in every_budget
             },
         },
     }
@@ -227,6 +253,12 @@ def curve_readings(cell: dict) -> list[float]:
     ours = cell["ours"]
     readings = ours.get("suggestion", ours["lr"])  # cells measured before the budget factor handed it as read
     return [math.log10(read) for read, handed in zip(readings, ours["lr"], strict=True) if handed]
+
+
+def read_by_midspan(cell: dict) -> list[bool]:
+    """For the runs :func:`curve_readings` keeps, whether ``midspan`` read the curve (not the blow-up reading)."""
+    ours = cell["ours"]
+    return [code != "already_trained" for code, handed in zip(ours["diagnosis"], ours["lr"], strict=True) if handed]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -244,15 +276,20 @@ def main(argv: list[str] | None = None) -> None:
         (task, 1): [math.log10(suggest(c["lrs"], c["losses"])) for c in compare[task]["ours"]["curve"][:SEEDS]]
         for task in oracle
     }
+    raised = {cell: [True] * len(found) for cell, found in rates.items()}  # suggest() reads with midspan
     for b, cells in budgets.items():
         for task, cell in cells.items():
             if (task, int(b)) not in grids:
                 grids[task, int(b)] = cell
                 rates[task, int(b)] = curve_readings(cell)
+                raised[task, int(b)] = read_by_midspan(cell)
     # The same on the best validation check of every fit (the grids' best_epoch summaries, whose
     # 1x cells come from budgets.json too: the oracle keeps only the final loss).
     best_grids = {(task, int(b)): cell["best_epoch"] for b, cells in budgets.items() for task, cell in cells.items()}
     best_rates = {(task, int(b)): curve_readings(cell) for b, cells in budgets.items() for task, cell in cells.items()}
+    best_raised = {
+        (task, int(b)): read_by_midspan(cell) for b, cells in budgets.items() for task, cell in cells.items()
+    }
     cap = float(max(int(b) for b in budgets))
     out = {
         "command": "python -m benchmarks.budget_rule",
@@ -264,8 +301,8 @@ def main(argv: list[str] | None = None) -> None:
             "best_check": evaluate(best_rates, best_grids, cap),
         },
         "non_adam_levels": {
-            "final": evaluate_levels(rates, grids, cap),
-            "best_check": evaluate_levels(best_rates, best_grids, cap),
+            "final": evaluate_levels(rates, grids, cap, raised),
+            "best_check": evaluate_levels(best_rates, best_grids, cap, best_raised),
         },
     }
     write_json(args.out, out)

@@ -16,7 +16,7 @@ from scipy import stats
 
 from pl_lrfind.core import format_lr
 
-from .budget_rule import BUDGET_RULE_JSON, adam_like, budget_of, budgets_of, pick_alpha, task_of
+from .budget_rule import BUDGET_RULE_JSON, adam_like, budget_of, budgets_of, pick_alpha, task_of, worst_first
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
@@ -439,7 +439,7 @@ def exponent_picks_table(
     for split, (groups, group_of) in splits.items():
         if len(groups) < 2:  # nothing to pick on once the only one is left out
             continue
-        for criterion, summary in (("the worst cell", max), ("the mean", np.mean)):
+        for criterion, summary in (("the worst cell", worst_first), ("the mean", np.mean)):
             row = [f"one {split}", criterion]
             for types in ({label: "" for label in cells}, type_of):  # one exponent, then one per type
                 picks, scored = _left_out_picks(by_exponent, types, groups, group_of, summary)
@@ -683,10 +683,10 @@ def budget_rule_lines(rule: dict) -> list[str]:
             lines += _grouped_table(f"One alpha per group of tasks, on {losses[target]}", measures)
     for target, found in rule.get("non_adam_levels", {}).items():
         heading = (
-            f"The optimizers that are not Adam-like, their rate raised by a level in decades (exponent 0), on"
-            f" {losses[target]}; held out, the level with the lowest worst cell is picked"
+            f"The optimizers that are not Adam-like, `midspan`'s reading raised by a level in decades, at a"
+            f" budget exponent, on {losses[target]}; held out, the pair with the lowest worst cell is picked"
         )
-        lines += _alpha_table(heading, found, column="level")
+        lines += _alpha_table(heading, found, column="level at exponent")
     return lines[:-1]
 
 
@@ -739,18 +739,26 @@ def _alpha_table(heading: str, found: dict, column: str = "alpha") -> list[str]:
         off = sum(math.isnan(r) for r in cells.values())
         values = list(cells.values())
         lines.append(
-            f"| {float(alpha):.2f} | {' | '.join(_pct(m) for m in means)} | {_pct(np.nanmean(values))}"
+            f"| {_candidate(alpha)} | {' | '.join(_pct(m) for m in means)} | {_pct(np.nanmean(values))}"
             f" | {_pct(np.nanmax(values))} | {off} |"
         )
     lines.append("")
     for kind, held in found["leave_one_out"].items():
         scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
-        picked = ", ".join(f"{name} {left['alpha']:.2f}" for name, left in held.items())
+        picked = ", ".join(f"{name} {_candidate(left['alpha'])}" for name, left in held.items())
         lines.append(
             f"- Leave one {kind} out ({column} picked without it: {picked}): the held-out cells averaged"
             f" {_pct(np.mean(scores))}, worst {_pct(max(scores))} (cells off the grid left out)."
         )
     return [*lines, ""]
+
+
+def _candidate(key: float | str) -> str:
+    """An alpha as ``0.30``; a level with its exponent (``"0.20 at 0.5"``) as it is keyed."""
+    try:
+        return f"{float(key):.2f}"
+    except ValueError:
+        return str(key)
 
 
 def _quartiles(ratios: np.ndarray) -> str:

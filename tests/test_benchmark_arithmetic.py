@@ -103,13 +103,19 @@ def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise(
 
 
 def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what_was_left_out():
-    from benchmarks.budget_rule import pick_alpha
+    from benchmarks.budget_rule import pick_alpha, worst_first
     from benchmarks.report import exponent_picks_table
 
     # Exponent 1 has the lower worst cell (b 4x), 0.5 the lower mean.
     by_alpha = {0.5: {"a 1x": 0.0, "a 4x": 0.0, "b 4x": 0.5}, 1.0: {"a 1x": 0.2, "a 4x": 0.2, "b 4x": 0.3}}
     assert pick_alpha(by_alpha, lambda cell: True) == 0.5
     assert pick_alpha(by_alpha, lambda cell: True, max) == 1.0
+    assert pick_alpha(by_alpha, lambda cell: True, worst_first) == 1.0
+
+    # A cell both lose alike (+200 %) ties the worst cell: the next worst decides, not the order.
+    tied = {1.0: {"a 1x": 2.0, "b 4x": 0.3}, 0.5: {"a 1x": 2.0, "b 4x": 0.1}}
+    assert pick_alpha(tied, lambda cell: True, max) == 1.0
+    assert pick_alpha(tied, lambda cell: True, worst_first) == 0.5
 
     def cell(exponent_half: float, as_read: float) -> dict:
         # On the best check the two swap places, so that loss picks the other exponent.
@@ -162,7 +168,7 @@ def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
     from benchmarks.tasks import ALL_TASKS
 
     rest = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
-    rest |= {"friedman_mlp_sgd", "digits_mlp_rmsprop"}
+    rest |= {"friedman_mlp_sgd", "digits_mlp_rmsprop", "cancer_batch8_sgd", "digits_gru_sgd", "digits_cnn_rmsprop"}
     assert {task for task in ALL_TASKS if not adam_like(task)} == rest
 
 
@@ -174,16 +180,23 @@ def test_the_level_is_read_off_the_non_adam_cells_only_and_picked_without_the_he
     def grid(best: float) -> dict:
         return {"log10_lr": log10_lrs, "mean_loss": [1 + abs(x - best) for x in log10_lrs], "best_mean_loss": 1.0}
 
-    # Both SGD tasks read 0.2 decade under their best peak; the Adam task reads a decade over its
-    # own and would pull any pick that saw it.
+    # Both SGD tasks read 0.2 decade under their best peak, and the 4x cell wants no lowering; the
+    # Adam task reads a decade over its own and would pull any pick that saw it.
     grids = {("digits_cnn_sgd", 1): grid(-1.0), ("digits_mlp_sgd", 4): grid(-0.8), ("digits_mlp_adam", 1): grid(-1.5)}
     rates = {("digits_cnn_sgd", 1): [-1.2, -1.2], ("digits_mlp_sgd", 4): [-1.0], ("digits_mlp_adam", 1): [-0.5]}
-    found = evaluate_levels(rates, grids, cap=16.0)
-    assert set(found["alphas"]["0.0"]) == {"digits_cnn_sgd 1x", "digits_mlp_sgd 4x"}
-    assert found["alphas"]["0.0"]["digits_cnn_sgd 1x"] == pytest.approx(0.2)
-    assert found["alphas"]["0.2"]["digits_cnn_sgd 1x"] == pytest.approx(0.0)
+    raised = {cell: [True] * len(found) for cell, found in rates.items()}
+    found = evaluate_levels(rates, grids, cap=16.0, raised=raised)
+    assert set(found["alphas"]["0.00 at 0"]) == {"digits_cnn_sgd 1x", "digits_mlp_sgd 4x"}
+    assert found["alphas"]["0.00 at 0"]["digits_cnn_sgd 1x"] == pytest.approx(0.2)
+    assert found["alphas"]["0.20 at 0"]["digits_cnn_sgd 1x"] == pytest.approx(0.0)
+    assert found["alphas"]["0.20 at 0.5"]["digits_mlp_sgd 4x"] > 0.1  # lowered for a fit 4x as long
     assert {task: held["alpha"] for task, held in found["leave_one_out"]["task"].items()} == {
-        "digits_cnn_sgd": 0.2,
-        "digits_mlp_sgd": 0.2,
+        "digits_cnn_sgd": "0.20 at 0",
+        "digits_mlp_sgd": "0.20 at 0",
     }
     assert found["leave_one_out"]["task"]["digits_mlp_sgd"]["cells"] == {"digits_mlp_sgd 4x": pytest.approx(0.0)}
+
+    # A run read off the blow-up point is not raised: the callback raises midspan's reading only.
+    raised["digits_cnn_sgd", 1] = [True, False]
+    found = evaluate_levels(rates, grids, cap=16.0, raised=raised)
+    assert found["alphas"]["0.20 at 0"]["digits_cnn_sgd 1x"] == pytest.approx(0.1)
