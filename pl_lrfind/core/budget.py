@@ -2,11 +2,13 @@
 
 A range test reads the same curve whatever the length of the fit that follows; the best
 one-cycle peak does not stay put. On the benchmark's fourteen tasks trained for 1x, 4x and 16x
-their length (``python -m benchmarks.budgets``), the best peak moved by up to 1.25 decades per
-16x, in both directions. With Adam and AdamW it mostly fell, by up to 1.25 decades. With SGD it
-stayed or moved by a quarter decade on three tasks of five (the BatchNorm CNN, its fine-tune, the
-digits MLP) and fell on two (dropout and a regression, by 1.25 decades at 16x); with RMSprop it
-stayed at 4x and fell half a decade at 16x, to where the curve's reading already sat. So the
+their length when this rule was chosen (``python -m benchmarks.budgets``), the best peak moved by
+up to 1.25 decades per 16x, in both directions. With Adam and AdamW it mostly fell, by up to
+1.25 decades. With SGD it stayed or moved by a quarter decade on three tasks of five (the
+BatchNorm CNN, its fine-tune, the digits MLP) and fell on two (dropout and a regression, by 1.25
+decades at 16x); with RMSprop it stayed at 4x and fell half a decade at 16x, to where the curve's
+reading already sat. (Three tasks run after, below, showed SGD and RMSprop fits whose best peaks
+fall as far as Adam's.) So the
 rate is lowered by a power of the fit's length, ``(steps / REFERENCE_STEPS) ** -exponent``, for
 Adam-like optimizers only, with the exponent picked by what the user keeps
 (the last check or the best one):
@@ -18,10 +20,10 @@ Adam-like optimizers only, with the exponent picked by what the user keeps
 
 Each exponent is the lowest worst cell of seven run end to end on its kind's cells
 (``--as-read`` and ``--exponent E``, same seeds); the level was read off the grids of the
-non-Adam cells and then run end to end. Over the 39 (task, budget) cells the default lost
-+12.0 % on the final loss on average, worst cell +44 %, against +14.4 % and +46 % without the
-level, +26.3 % and +124 % for one exponent of 0.9 for every optimizer (the default until the
-split; seed by seed 14.3 points above, standard error 2.2) and +33 % and +483 % as read.
+non-Adam cells and then run end to end. Over the 39 (task, budget) cells it was chosen on the
+default lost +12.0 % on the final loss on average, worst cell +44 %, against +14.4 % and +46 %
+without the level, +26.3 % and +124 % for one exponent of 0.9 for every optimizer (the default
+until the split) and +33 % and +483 % as read.
 
 How it got there, tested and refitted in turns. A first split (SGD 0.3, every other optimizer
 1.0) was chosen on the first ten tasks and committed before two new tasks (the digits MLP with
@@ -30,11 +32,15 @@ against +34 % for 0.9 everywhere, but +12 % as read, so SGD's exponent was refit
 them in. Two more tasks were run only after that: a regression with SGD held SGD's 0 (+37 %,
 +8 %, +1 % at 1x, 4x, 16x, the lowest exponent at 1x and 4x, within 4 points at 16x); RMSprop,
 which had Adam's exponent by extrapolation, lost +145 % and +117 % at 4x and 16x against +34 %
-and +21 % as read, so the factor was narrowed to the Adam-like optimizers it was measured on. The
-rule as it stands has no test on tasks it was not chosen on beyond that SGD regression; the
-leave-one-out checks and the tables are in ``docs/benchmarks.md`` ("Longer fits"). Split by
-weight decay, normalisation layers or regularisation instead, the groups fitted their members'
-noise (``python -m benchmarks.budget_rule``). No exponent is right for every task.
+and +21 % as read, so the factor was narrowed to the Adam-like optimizers it was measured on.
+The level for the rest was then added and tested on three more tasks, and failed
+(:data:`NON_ADAM_LEVEL`); one of them, a GRU with SGD, is misread as a trained model and loses
++2014 % at 1x whatever the exponent. With its cells in, the rule as it stands has the lowest
+worst cell of those measured for the non-Adam optimizers; without them, the grids pick exponent
+0.5 with the level on the final loss. The leave-one-out checks and the tables are in
+``docs/benchmarks.md`` ("Longer fits"). Split by weight decay, normalisation layers or
+regularisation instead, the groups fitted their members' noise (``python -m
+benchmarks.budget_rule``). No exponent is right for every task.
 
 The callback knows the planned length of the real fit (the one-cycle's ``total_steps``) and its
 optimizer before it hands over, so this is a plain function of those. It applies it to
@@ -68,7 +74,9 @@ was chosen on, 0 had the lowest worst cell and mean on both (final loss: +28 % a
 +52 % and +15.0 %, 0.9 +106 % and +34 %; best check: +30 % and +9.9 %, 0.3 +74 % and +17 %).
 A fifth SGD task run after that choice held it, and RMSprop's cells, run with Adam's exponent,
 wanted none either (the module docstring). Over all 17 cells of the six tasks, 0 has the lowest
-worst cell and mean (final loss +46 % and +15.6 %, 0.3 +52 % and +19.8 %)."""
+worst cell and mean (final loss +46 % and +15.6 %, 0.3 +52 % and +19.8 %). With the three tasks
+run after (26 cells), 0 keeps the lowest worst cell only through the misread GRU with SGD (its
+4x cell: +398 % at 0, +870 % at 0.3); without it, 0.3 has the lowest (+57 % against +113 %)."""
 NON_ADAM_LEVEL = 10**0.2
 """What the suggestion is multiplied by for a one-cycle fit with an optimizer that is not
 Adam-like, at any length: 10**0.2 = 1.58. ``midspan``'s divisor was fitted on seven tasks, five
@@ -81,7 +89,14 @@ had the lowest worst cell on the final loss (+31 %, against +50 % as read; mean 
 other five picked 0.2 for five tasks of six (0.1 with RMSprop left out). End to end, same seeds,
 the 17 cells lost +10.0 % (worst +40 %) against +15.6 % (worst +46 %) as read, and +6.3 %
 against +14.8 % on the best check; lower in 11 cells, higher in 6 (most: RMSprop at 16x, +21 % to
-+40 %, where its best peak fell half a decade). It was chosen on these cells."""
++40 %, where its best peak fell half a decade). It was chosen on these cells.
+
+Then tested, committed first, on three new tasks, and it failed: on the small-batch task with SGD
+and the BatchNorm CNN with RMSprop it lost more than the suggestion as read in five cells of six
+(+153 % against +113 % at 16x on the first), as their curves read their 1x best peaks within
+0.05 decade and their best peaks then fell with the fit's length as Adam fits' do. It is kept
+for the 1x evidence (six non-Adam tasks of eight read 0.15 to 0.8 decade low), pending a rule
+that can tell which fits want lowering; ``docs/benchmarks.md`` has the numbers."""
 LEVEL_RULE = "midspan"
 """The rule :data:`NON_ADAM_LEVEL` corrects: it was measured on its readings. A curve read by any
 other rule (fastai's, a blow-up reading, one of your own) is handed without it."""
