@@ -69,14 +69,11 @@ def shift(measure: str, alpha: float, task: str, budget: int, cap: float) -> flo
     return -alpha * math.log10(max(1.0, spec.epochs_for(budget) / REFERENCE_EPOCHS))
 
 
-def cell_regrets(
-    measure: str, alpha: float, rates: dict, grids: dict, cap: float, level: float = 0.0
-) -> dict[str, float]:
-    """Mean regret over seeds of every (task, budget) cell, named ``"<task> <budget>x"``, with the
-    rate also raised by ``level`` decades."""
+def cell_regrets(measure: str, alpha: float, rates: dict, grids: dict, cap: float) -> dict[str, float]:
+    """Mean regret over seeds of every (task, budget) cell, named ``"<task> <budget>x"``."""
     out = {}
     for (task, budget), grid in grids.items():
-        moved = shift(measure, alpha, task, budget, cap) + level
+        moved = shift(measure, alpha, task, budget, cap)
         regrets = [regret_on_grid(grid, rate + moved) for rate in rates[task, budget]]
         # A seed whose rate leaves the grid is not measured, and neither is its cell: dropping it
         # would drop exactly the seeds the exponent moves furthest.
@@ -242,7 +239,8 @@ def evaluate_levels(rates: dict, grids: dict, cap: float, raised: dict) -> dict:
         "leave_one_out": {
             "task": {t: held_out(pairs, lambda name, t=t: task_of(name) == t, worst_first) for t in tasks},
             "budget": {
-                f"{b}x": held_out(pairs, lambda name, b=b: name.endswith(f" {b}x"), worst_first) for b in every_budget
+                f"{b}x": held_out(pairs, lambda name, b=b: budget_of(name) == f"{b}x", worst_first)
+                for b in every_budget
             },
         },
     }

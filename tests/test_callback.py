@@ -182,6 +182,7 @@ class TestHandOver:
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=0.0)
         fit(Classifier(optimizer="sgd"), finder, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        assert finder.result.rule == "midspan"  # the reading the level would raise
         assert finder.result.settings["budget_level"] == finder.result.settings["budget_factor"] == 1.0
         assert finder.result.chosen_lr == finder.result.suggestion
 
@@ -227,6 +228,7 @@ class TestHandOver:
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=exponent, then=then)
         probe = StepProbe(finder)
         fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        assert finder.result.rule == "midspan"  # the reading the level would raise with SGD
         assert finder.result.settings["budget_level"] == finder.result.settings["budget_factor"] == 1.0
         assert finder.result.chosen_lr == finder.result.suggestion
         rates = probe.rates("training")

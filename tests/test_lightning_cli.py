@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from pl_lrfind import LRFinderCallback
+from pl_lrfind.core import NON_ADAM_LEVEL
 
 CONFIG = Path(__file__).with_name("cli_config.yaml")
 REAL_STEPS = 256 // 16  # one epoch of the config's datamodule: the budget one-cycle must cover
@@ -59,8 +60,9 @@ def test_finder_from_yaml_runs_and_hands_over_to_one_cycle(namespace, tmp_path):
     assert result is not None, "the fit did not run the range test"
     assert 5 <= result.num_steps_taken <= 10
     assert result.suggestion is not None
-    # A 16-step fit: no length factor, only the optimizer's level.
-    assert result.chosen_lr == pytest.approx(result.suggestion * result.settings["budget_level"])
+    # The config's model trains with SGD, over 16 steps: no length factor, only the level.
+    assert result.rule == "midspan" and result.settings["budget_level"] == NON_ADAM_LEVEL
+    assert result.chosen_lr == pytest.approx(result.suggestion * NON_ADAM_LEVEL)
 
     schedulers = [config.scheduler for config in cli.trainer.lr_scheduler_configs]
     one_cycles = [s for s in schedulers if isinstance(s, torch.optim.lr_scheduler.OneCycleLR)]
