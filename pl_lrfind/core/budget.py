@@ -35,11 +35,11 @@ which had Adam's exponent by extrapolation, lost +145 % and +117 % at 4x and 16x
 and +21 % as read, so the factor was narrowed to the Adam-like optimizers it was measured on.
 The level for the rest was then added and tested on three more tasks, and failed
 (:data:`NON_ADAM_LEVEL`); one of them, a GRU with SGD, is misread as a trained model and loses
-+2042 % at 1x at every exponent (+2014 % with the level). With its cells in, the rule as it stands has the lowest
-worst cell of those measured for the non-Adam optimizers; without them, the grids pick exponent
-0.5 with the level on the final loss. The leave-one-out checks and the tables are in
-``docs/benchmarks.md`` ("Longer fits"). Split by weight decay, normalisation layers or
-regularisation instead, the groups fitted their members' noise (``python -m
++2042 % at 1x at every exponent (+2014 % with the level). With its cells in, the rule as it
+stands has the lowest worst cell of those measured for the non-Adam optimizers; without them,
+the grids pick exponent 0.5 with the level on the final loss. The leave-one-out checks and the
+tables are in ``docs/benchmarks.md`` ("Longer fits"). Split by weight decay, normalisation
+layers or regularisation instead, the groups fitted their members' noise (``python -m
 benchmarks.budget_rule``). No exponent is right for every task.
 
 The callback knows the planned length of the real fit (the one-cycle's ``total_steps``) and its
@@ -84,9 +84,9 @@ Adam-like, at any length: 10**0.2 = 1.58. ``midspan``'s divisor was fitted on se
 of them Adam-like, and the curve reads low for the others: at 1x the SGD and RMSprop tasks'
 median rate sat 0.15 to 0.8 decade under their best peak (five of six by 0.35 or more), the
 Adam-like ones' within 0.2 decade of it or above. Read off the grids of the six non-Adam tasks'
-17 cells (``python -m benchmarks.budget_rule`` at dd66a8b: levels 0 to 0.35 decade at exponent 0), 0.2
-had the lowest worst cell on the final loss (+31 %, against +50 % as read; mean +10.6 % against
-+15.8 %) and on the best check (+31 % against +50 %); left out one task at a time, the
+17 cells (``python -m benchmarks.budget_rule`` at dd66a8b: levels 0 to 0.35 decade at exponent
+0), 0.2 had the lowest worst cell on the final loss (+31 %, against +50 % as read; mean +10.6 %
+against +15.8 %) and on the best check (+31 % against +50 %); left out one task at a time, the
 other five picked 0.2 for five tasks of six (0.1 with RMSprop left out). End to end, same seeds,
 the 17 cells lost +10.0 % (worst +40 %) against +15.6 % (worst +46 %) as read, and +6.3 %
 against +14.8 % on the best check; lower in 11 cells, higher in 6 (most: RMSprop at 16x, +21 % to
