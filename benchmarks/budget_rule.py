@@ -246,17 +246,22 @@ def evaluate_levels(rates: dict, grids: dict, cap: float, raised: dict) -> dict:
     }
 
 
+def _of_handed_runs(ours: dict, values: list) -> list:
+    """``values`` of the default's runs in a cell that handed a rate to the fit."""
+    return [value for value, handed in zip(values, ours["lr"], strict=True) if handed]
+
+
 def curve_readings(cell: dict) -> list[float]:
     """log10 of the curve's own suggestion in every run that handed a rate (before any budget factor)."""
     ours = cell["ours"]
     readings = ours.get("suggestion", ours["lr"])  # cells measured before the budget factor handed it as read
-    return [math.log10(read) for read, handed in zip(readings, ours["lr"], strict=True) if handed]
+    return [math.log10(read) for read in _of_handed_runs(ours, readings)]
 
 
 def read_by_midspan(cell: dict) -> list[bool]:
     """For the runs :func:`curve_readings` keeps, whether ``midspan`` read the curve (not the blow-up reading)."""
     ours = cell["ours"]
-    return [code != "already_trained" for code, handed in zip(ours["diagnosis"], ours["lr"], strict=True) if handed]
+    return [code != "already_trained" for code in _of_handed_runs(ours, ours["diagnosis"])]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -275,19 +280,15 @@ def main(argv: list[str] | None = None) -> None:
         for task in oracle
     }
     raised = {cell: [True] * len(found) for cell, found in rates.items()}  # suggest() reads with midspan
-    for b, cells in budgets.items():
-        for task, cell in cells.items():
-            if (task, int(b)) not in grids:
-                grids[task, int(b)] = cell
-                rates[task, int(b)] = curve_readings(cell)
-                raised[task, int(b)] = read_by_midspan(cell)
-    # The same on the best validation check of every fit (the grids' best_epoch summaries, whose
-    # 1x cells come from budgets.json too: the oracle keeps only the final loss).
-    best_grids = {(task, int(b)): cell["best_epoch"] for b, cells in budgets.items() for task, cell in cells.items()}
-    best_rates = {(task, int(b)): curve_readings(cell) for b, cells in budgets.items() for task, cell in cells.items()}
-    best_raised = {
-        (task, int(b)): read_by_midspan(cell) for b, cells in budgets.items() for task, cell in cells.items()
-    }
+    # The best validation check of every fit: the grids' best_epoch summaries, whose 1x cells come
+    # from budgets.json too (the oracle keeps only the final loss).
+    budget_cells = {(task, int(b)): cell for b, cells in budgets.items() for task, cell in cells.items()}
+    best_grids = {key: cell["best_epoch"] for key, cell in budget_cells.items()}
+    best_rates = {key: curve_readings(cell) for key, cell in budget_cells.items()}
+    best_raised = {key: read_by_midspan(cell) for key, cell in budget_cells.items()}
+    for key, cell in budget_cells.items():
+        if key not in grids:
+            grids[key], rates[key], raised[key] = cell, best_rates[key], best_raised[key]
     cap = float(max(int(b) for b in budgets))
     out = {
         "command": "python -m benchmarks.budget_rule",

@@ -10,9 +10,9 @@ end, which plans its one-cycle over the longer fit but reads the same curve.
 Besides the seven calibration tasks it runs the regimes they do not cover
 (``tasks.REGIME_TASKS``): fresh data at every step, where a longer fit adds samples rather
 than passes, and two fine-tuning tasks on networks the benchmark pretrains itself (cached
-under ``benchmarks/.cache``, or ``$BENCH_CACHE``); and two calibration networks with the other
-kind of optimizer (``tasks.SWAPPED_OPTIMIZER_TASKS``), first run to test the budget exponents by
-optimizer. Every fit also checks the validation loss
+under ``benchmarks/.cache``, or ``$BENCH_CACHE``); and calibration networks with another optimizer
+(``tasks.SWAPPED_OPTIMIZER_TASKS``, ``RULE_CHECK_TASKS``, ``LEVEL_CHECK_TASKS``), each run first
+to test the rule by optimizer as it stood. Every fit also checks the validation loss
 once per 1x epoch; regret is reported on the final loss and on the best check (what a user with
 ``ModelCheckpoint(monitor="val_loss")`` keeps).
 

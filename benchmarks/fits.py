@@ -12,7 +12,7 @@
 Each returns plain numbers (validation loss, rates, curves) so results travel between processes
 and into JSON. A fit that ends with a non-finite validation loss counts as diverged (``inf``).
 Tasks are looked up in ``ALL_TASKS``: the seven calibration tasks, the regimes of the budget
-benchmark (fresh data, fine-tuning) and its two swapped-optimizer tasks.
+benchmark (fresh data, fine-tuning) and its swapped-optimizer tasks.
 """
 
 from __future__ import annotations

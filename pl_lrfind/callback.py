@@ -60,8 +60,7 @@ class _RunningTest:
     snapshot: TrainingSnapshot
     last_global_step: int
     budget_exponent: float
-    adam_like: bool | None
-    """Whether the optimizer is Adam-like; ``None`` when the user's ``budget_exponent`` replaces the measured rule."""
+    adam_like: bool
     micro_losses: list[float] = field(default_factory=list)
     scale_before_step: float | None = None
 
@@ -321,10 +320,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         optimizer = trainer.optimizers[0]
         # Asked before the snapshot exists (nothing to release if an override raises) and before
         # the test holds the Trainer's checkpoint callbacks back.
-        exponent, measured_for = self.budget_exponent, None
+        exponent, is_adam_like = self.budget_exponent, adam_like(optimizer)
         if exponent is None:
-            measured_for = adam_like(optimizer)
-            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=measured_for)
+            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=is_adam_like)
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(
@@ -338,7 +336,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ),
             last_global_step=trainer.global_step,
             budget_exponent=exponent,
-            adam_like=measured_for,
+            adam_like=is_adam_like,
         )
         try:
             self._log = self.make_curve_log(trainer)
@@ -422,7 +420,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
             # of a fit that EarlyStopping ends: the suggestion is handed as read.
             steps = self.budget.real_steps if self.then == "one_cycle" else None
-            measured = test.adam_like is not None and steps is not None
+            # A user's own budget_exponent replaces the measured rule, level included.
+            measured = self.budget_exponent is None and steps is not None
             level = budget_level_for(test.adam_like, result.rule) if measured else 1.0
             factor = budget_factor(steps, test.budget_exponent, level)
             result.settings.update(
