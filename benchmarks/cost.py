@@ -25,6 +25,7 @@ medians of the per-repeat ratios, which cancels the machine's drift. Wall time, 
 CPU time would hide the disk.
 
     python -m benchmarks.cost      # writes benchmarks/results/cost.json
+    python -m benchmarks.cost --accelerator gpu --repeats 20 --picture-repeats 0   # cost_gpu.json
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from .oracle import RESULTS
 from .tasks import TASKS, Task
 
 COST_JSON = RESULTS / "cost.json"
+COST_GPU_JSON = RESULTS / "cost_gpu.json"
 VARIANTS = ("plain", "ours", "ours_tensorboard", "lightning")
 CHAINED = ("chained", "chained_tensorboard")
 """The callback at its default (test, then one-cycle over ``steps``): timed on the small model only."""
@@ -92,11 +94,14 @@ DESCRIPTIONS = {
 }
 
 
-def _trainer(root: str, task: Task, steps: int, callbacks=()) -> pl.Trainer:
-    return trainer(root, task, callbacks, max_epochs=None, max_steps=steps)
+ACCELERATORS = ("cpu", "gpu")
 
 
-def time_variant(task: Task, steps: int, variant: str) -> float:
+def _trainer(root: str, task: Task, steps: int, accelerator: str, callbacks=()) -> pl.Trainer:
+    return trainer(root, task, callbacks, max_epochs=None, max_steps=steps, accelerator=accelerator)
+
+
+def time_variant(task: Task, steps: int, variant: str, accelerator: str = "cpu") -> float:
     """Seconds of wall time from building the Trainer to the end of the variant's work."""
     torch.manual_seed(0)
     module = TaskModule(task, 1e-4)
@@ -104,7 +109,7 @@ def time_variant(task: Task, steps: int, variant: str) -> float:
     with tempfile.TemporaryDirectory() as root:
         started = time.perf_counter()
         if variant == "plain":
-            _trainer(root, task, steps).fit(module, loader)
+            _trainer(root, task, steps, accelerator).fit(module, loader)
         elif variant in ("ours", "ours_tensorboard", *CHAINED):
             finder = LRFinderCallback(
                 num_steps=steps,
@@ -115,28 +120,28 @@ def time_variant(task: Task, steps: int, variant: str) -> float:
                 **LADDER,
             )
             # The finder lifts max_steps while it runs, so the budget does not cut the test short.
-            _trainer(root, task, steps, [finder]).fit(module, loader)
+            _trainer(root, task, steps, accelerator, [finder]).fit(module, loader)
             assert len(finder.result.lrs) == steps, "the finder stopped early; the comparison would be unfair"
         else:
             from pytorch_lightning.tuner import Tuner
 
-            Tuner(_trainer(root, task, steps)).lr_find(
+            Tuner(_trainer(root, task, steps, accelerator)).lr_find(
                 module, loader, num_training=steps, early_stop_threshold=None, update_attr=False, **LADDER
             )
         return time.perf_counter() - started
 
 
-def measure(model: str, repeats: int | None = None, seed: int = 0) -> dict:
+def measure(model: str, repeats: int | None = None, seed: int = 0, accelerator: str = "cpu") -> dict:
     task, steps, default_repeats = MODELS[model]
     repeats = repeats or default_repeats
     order = random.Random(seed)
     variants = VARIANTS_OF[model]
     times: dict[str, list[float]] = {variant: [] for variant in variants}
-    time_variant(task, steps, "plain")  # warm up allocator, caches and imports once, untimed
-    time_variant(task, steps, "ours_tensorboard")  # ... and the picture's fonts
+    time_variant(task, steps, "plain", accelerator)  # warm up allocator, caches and imports once, untimed
+    time_variant(task, steps, "ours_tensorboard", accelerator)  # ... and the picture's fonts
     for _ in range(repeats):
         for variant in order.sample(variants, len(variants)):
-            times[variant].append(time_variant(task, steps, variant))
+            times[variant].append(time_variant(task, steps, variant, accelerator))
     ratios = {
         f"{a}/{b}": statistics.median(x / y for x, y in zip(times[a], times[b], strict=True))
         for a, b in (("ours", "plain"), ("ours_tensorboard", "plain"), ("lightning", "plain"), ("ours", "lightning"))
@@ -207,21 +212,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cost", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS))
     parser.add_argument("--repeats", type=int, help="repeats per model (default: 40 small, 25 wide)")
-    parser.add_argument("--picture-repeats", type=int, default=10, help="fresh interpreters per renderer")
-    parser.add_argument("--out", type=Path, default=COST_JSON)
+    parser.add_argument("--picture-repeats", type=int, default=10, help="fresh interpreters per renderer (0: none)")
+    parser.add_argument("--accelerator", choices=ACCELERATORS, default="cpu", help="where the fits run")
+    parser.add_argument("--out", type=Path, help="default: results/cost.json, or cost_gpu.json on the GPU")
     args = parser.parse_args(argv)
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    out = {"command": "python -m benchmarks.cost", "threads": torch.get_num_threads(), "models": {}}
+    command = "python -m benchmarks.cost" + (f" --accelerator {args.accelerator}" if args.accelerator != "cpu" else "")
+    command += (f" --models {' '.join(args.models)}" if args.models != list(MODELS) else "") + (
+        f" --repeats {args.repeats}" if args.repeats else ""
+    )
+    device = torch.cuda.get_device_name() if args.accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads"
+    out = {"command": command, "device": device, "threads": torch.get_num_threads(), "models": {}}
     for model in args.models:
-        out["models"][model] = measure(model, args.repeats)
+        out["models"][model] = measure(model, args.repeats, accelerator=args.accelerator)
         result = out["models"][model]
         print(model, {k: round(v, 3) for k, v in {**result["median_ratio"], **result["median_difference_s"]}.items()})
-    out["picture"] = picture_seconds(args.picture_repeats)
-    for renderer, seconds in out["picture"]["seconds"].items():
+    if args.picture_repeats:
+        out["picture"] = picture_seconds(args.picture_repeats)
+    for renderer, seconds in out.get("picture", {}).get("seconds", {}).items():
         print("picture", renderer, {which: round(statistics.median(times), 3) for which, times in seconds.items()})
-    write_json(args.out, out)
+    write_json(args.out or (COST_GPU_JSON if args.accelerator == "gpu" else COST_JSON), out)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,12 @@ from .budget_rule import BUDGET_RULE_JSON, adam_like, budget_of, budgets_of, pic
 from .budgets import BUDGETS_JSON
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
-from .cost import COST_JSON, DESCRIPTIONS
+from .cost import COST_GPU_JSON, COST_JSON, DESCRIPTIONS
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON, regret_on_grid
 from .second_stage import SECOND_STAGE_JSON
 from .settings import SETTINGS_JSON
-from .snapshot import SNAPSHOT_JSON
+from .snapshot import SNAPSHOT_GPU_JSON, SNAPSHOT_JSON
 from .tasks import TASKS
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -267,7 +267,8 @@ def calibration_lines(calibration: dict) -> list[str]:
 
 
 def cost_table(cost: dict) -> list[str]:
-    lines = [
+    lines = [f"Machine: {cost['device']}. Reproduce with `{cost['command']}`.", ""] if "device" in cost else []
+    lines += [
         "| model | parameters | steps | repeats | plain fit (median s, range) | ours / plain (middle half)"
         " | ours with TensorBoard / plain | Lightning / plain (middle half) | ours / Lightning"
         " | TensorBoard adds (s): test alone, chained fit |",
@@ -839,6 +840,8 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         ("{cost}", COST_JSON, cost_table),
         ("{picture}", COST_JSON, picture_table),
         ("{snapshot}", SNAPSHOT_JSON, snapshot_table),
+        ("{cost_gpu}", COST_GPU_JSON, cost_table),
+        ("{snapshot_gpu}", SNAPSHOT_GPU_JSON, snapshot_table),
     )
     for name, file, table in optional:
         source = results / file.name

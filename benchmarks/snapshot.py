@@ -9,7 +9,7 @@ same size: device to pinned host memory on a GPU, host memory to host memory on 
 buffer allocated beforehand, and into a freshly allocated one (as a snapshot is).
 
     python -m benchmarks.snapshot            # ~1 GiB of state; writes benchmarks/results/snapshot.json
-    python -m benchmarks.snapshot --gib 15   # the size the GPU measurements in the issue used
+    python -m benchmarks.snapshot --gib 15 --repeats 3   # on a GPU: writes snapshot_gpu.json
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from .cli import write_json
 from .oracle import RESULTS
 
 SNAPSHOT_JSON = RESULTS / "snapshot.json"
+SNAPSHOT_GPU_JSON = RESULTS / "snapshot_gpu.json"
 WIDTH = 4096
 BYTES_PER_PARAMETER = 12  # float32 weight + Adam's two float32 moments
+REPEATS = 5
 
 
 def build_state(gib: float, device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
@@ -120,8 +122,8 @@ def measure_state_dict_copy(model, optimizer, device: torch.device, repeats: int
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.snapshot", description=__doc__.splitlines()[0])
     parser.add_argument("--gib", type=float, default=1.0, help="size of weights + Adam state (default 1 GiB)")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=SNAPSHOT_JSON)
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--out", type=Path, help="default: results/snapshot.json, or snapshot_gpu.json on a GPU")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, optimizer = build_state(args.gib, device)
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     nbytes = parameters * BYTES_PER_PARAMETER
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     out = {
-        "command": f"python -m benchmarks.snapshot --gib {args.gib:g}",
+        "command": f"python -m benchmarks.snapshot --gib {args.gib:g}"
+        + (f" --repeats {args.repeats}" if args.repeats != REPEATS else ""),
         "device": name,
         "parameters": parameters,
         "state_gib": nbytes / 2**30,
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             print(target, {key: round(value, 3) for key, value in out["targets"][target].items()}, flush=True)
     out["targets"]["state_dict copy (pl_lrfind 0.1)"] = measure_state_dict_copy(model, optimizer, device, args.repeats)
     print("limit", round(out["limit"]["seconds"], 3), "state_dict", out["targets"]["state_dict copy (pl_lrfind 0.1)"])
-    write_json(args.out, out)
+    write_json(args.out or (SNAPSHOT_GPU_JSON if device.type == "cuda" else SNAPSHOT_JSON), out)
 
 
 if __name__ == "__main__":

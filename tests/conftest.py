@@ -17,9 +17,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-TORCH_COMPILER_CACHE = "torchinductor_"
-"""torch's compiler cache folder, which a fresh interpreter importing Lightning creates in the temp
-folder and torch keeps across runs by design: torch's, not a leak of ours (removed with the rest)."""
+RUNTIME_FOLDERS = ("torchinductor_", "ompi.")
+"""Folders other runtimes keep in the temp folder by design, not leaks of ours (removed with the
+rest): torch's compiler cache, which a fresh interpreter importing Lightning creates, and Open
+MPI's session folder, which a distributed fit leaves where mpi4py is installed (Lightning's
+cluster detection imports it; seen on the GPU machine, whose image has it)."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,7 +43,7 @@ def _system_temp_folder_left_as_found(tmp_path_factory):
     else:
         os.environ["TMPDIR"] = saved[0]
     tempfile.tempdir = saved[1]
-    left = sorted(path.name for path in suite_temp.iterdir() if not path.name.startswith(TORCH_COMPILER_CACHE))
+    left = sorted(path.name for path in suite_temp.iterdir() if not path.name.startswith(RUNTIME_FOLDERS))
     shutil.rmtree(suite_temp)
     if left:
         pytest.fail(f"the test run left {len(left)} entries in the system temp folder: {left[:10]}")
