@@ -24,21 +24,27 @@ from pl_lrfind.core import LRFindResult, RangeTest
 from pl_lrfind.tb_writer import log_result, log_schedule, log_step
 
 
-def blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0) -> TensorDataset:
+def blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0, label_noise: float = 0.0) -> TensorDataset:
     """Gaussian blobs: learnable in a few dozen steps, so the curve falls and then blows up.
 
     The blob centres are the same for every seed; ``seed`` draws the samples, so two seeds give
-    a training and a validation set of one task.
+    a training and a validation set of one task. ``label_noise`` is the fraction of labels redrawn
+    at random: a loss floor no model gets under, which varies from batch to batch as real label
+    noise does.
     """
     centers = torch.randn(classes, dim, generator=torch.Generator().manual_seed(1234)) * 2.0
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, classes, (n,), generator=g)
     x = centers[y] + torch.randn(n, dim, generator=g)
+    redrawn = torch.rand(n, generator=g) < label_noise
+    y = torch.where(redrawn, torch.randint(0, classes, (n,), generator=g), y)
     return TensorDataset(x, y)
 
 
-def loader(n: int = 256, batch_size: int = 16, seed: int = 0, shuffle: bool = False) -> DataLoader:
-    return DataLoader(blobs(n, seed=seed), batch_size=batch_size, shuffle=shuffle)
+def loader(
+    n: int = 256, batch_size: int = 16, seed: int = 0, shuffle: bool = False, label_noise: float = 0.0
+) -> DataLoader:
+    return DataLoader(blobs(n, seed=seed, label_noise=label_noise), batch_size=batch_size, shuffle=shuffle)
 
 
 @functools.cache
@@ -56,7 +62,6 @@ def classifier_class(namespace: str = "pytorch_lightning"):
             fail_at_step: int | None = None,
             fail_with: type[BaseException] = RuntimeError,
             nan_at_step: int | None = None,
-            loss_offset: float = 0.0,
         ) -> None:
             super().__init__()
             self.save_hyperparameters(ignore=["fail_with"])  # a class does not belong in a checkpoint
@@ -75,7 +80,7 @@ def classifier_class(namespace: str = "pytorch_lightning"):
             if self.hparams.fail_at_step is not None and self.calls > self.hparams.fail_at_step:
                 raise self.fail_with("boom from training_step")
             x, y = batch
-            loss = nn.functional.cross_entropy(self(x), y) + self.hparams.loss_offset
+            loss = nn.functional.cross_entropy(self(x), y)
             if self.hparams.nan_at_step is not None and self.calls > self.hparams.nan_at_step:
                 loss = loss * float("nan")
             self.log("train_loss", loss)

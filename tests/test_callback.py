@@ -358,12 +358,13 @@ class TestFailures:
     def test_a_trained_model_gets_a_one_cycle_peaking_at_a_rate_read_from_its_blow_up(self):
         """fastai's second fit: the curve of a trained model has no descent, but it blows up."""
         pl.seed_everything(0)
-        model = Classifier(lr=0.1, loss_offset=1.0)  # a loss floor, as label noise gives one
-        pl.Trainer(**trainer_kwargs(max_epochs=30)).fit(model, loader())  # stage one, plain
+        model = Classifier(lr=0.1)
+        noisy = loader(label_noise=0.3, shuffle=True)  # a loss floor that varies by batch, as label noise gives
+        pl.Trainer(**trainer_kwargs(max_epochs=30)).fit(model, noisy)  # stage one, plain
         finder = quiet_finder(num_steps=30, min_lr=1e-5, max_lr=100.0, lr_factor=0.5)
         probe = StepProbe(finder)
         with pytest.warns(UserWarning, match="already_trained"):
-            fit(model, finder, probe, max_epochs=2)
+            fit(model, finder, probe, train=noisy, max_epochs=2)
         result = finder.result
         assert result.stop_reason is StopReason.DIVERGED and result.diagnosis == "already_trained"
         assert result.rule == "blow_up" and result.suggestion == pytest.approx(result.lrs[-1] / BLOW_UP_DIVISOR)

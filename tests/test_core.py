@@ -12,6 +12,7 @@ from pl_lrfind.core import (
     BLOW_UP_DIVISOR,
     DEFAULT_RULE,
     RULES,
+    Curve,
     DebiasedEMA,
     LRFindResult,
     RangeTest,
@@ -163,6 +164,16 @@ class TestRules:
         earlier = suggest(lrs[early_end], loss[early_end], rule="midspan")
         assert math.log10(suggest(lrs, loss, rule="midspan") / earlier) == pytest.approx(0.5, abs=0.05)
 
+    def test_midspan_anchors_where_the_loss_stays_down_not_on_an_early_dip(self):
+        # A dip past half-way at 1e-4 that comes back, then the real descent centred near 1e-2.
+        lrs, loss = synthetic_curve(num_steps=121, min_lr=1e-6, max_lr=1.0, noise=0.0, blow_up=False)
+        z = np.log10(lrs)
+        early = loss - 1.2 * np.exp(-(((z + 4.0) / 0.5) ** 2))
+        smooth = Curve.from_raw(lrs, early).centered
+        assert smooth[z < -3].min() < 1.25  # below the half-way level (2.0 - 1.5 / 2), smoothed too
+        clean, dipped = suggest(lrs, loss, rule="midspan"), suggest(lrs, early, rule="midspan")
+        assert math.log10(dipped / clean) == pytest.approx(0.0, abs=0.05)
+
     def test_suggestion_is_none_with_too_few_points(self):
         assert suggest([1e-3, 1e-2], [1.0, 0.5]) is None
 
@@ -215,6 +226,25 @@ class TestResult:
         result = run_test(loss, min_lr=1e-6, max_lr=10.0, num_steps=100)
         assert result.diagnosis == "already_trained"
         assert result.suggestion == pytest.approx(result.lrs[-1] / BLOW_UP_DIVISOR)
+
+    @pytest.mark.parametrize(("noise", "expected"), [(0.002, "midspan"), (0.15, "blow_up")])
+    def test_a_shallow_dip_is_a_descent_only_on_a_quiet_curve(self, noise, expected):
+        """A fresh model at chance loss (2.3) dips 1.3 % before it blows up, on a curve that varies
+        by 0.2 % of its level; a trained model's (loss 0.1) does as much on a curve that varies
+        by 15 % of its level. The first has a descent to read, the second has nothing but its blow-up."""
+        lrs = np.array(lr_ladder(1e-7, 10.0, 100))
+        z = np.log10(lrs)
+        level = 2.3 if expected == "midspan" else 0.1
+        shape = 1.0 - 0.015 * np.exp(-(((z + 1.3) / 0.4) ** 2)) + np.where(z > -0.8, (z + 0.8) ** 2 * 20, 0.0)
+        loss = level * (shape + np.random.default_rng(0).normal(0.0, noise, 100))
+        result = run_test(loss, min_lr=1e-7, max_lr=10.0, num_steps=100)
+        assert result.stop_reason is StopReason.DIVERGED
+        assert result.rule == expected
+        if expected == "midspan":
+            assert result.diagnosis in ("ok", "too_noisy")
+            assert 1e-3 < result.suggestion < 0.3  # about the dip, a fifth of the way to the blow-up
+        else:
+            assert result.diagnosis == "already_trained"
 
     def test_a_blow_up_too_close_to_min_lr_for_a_reading_hands_no_rate(self):
         """A 56th of the blow-up would lie below the ladder: more likely min_lr was too high."""
