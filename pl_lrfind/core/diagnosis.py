@@ -64,7 +64,7 @@ loss before it blows up (20 seeds; the shallowest dip still four times its noise
 is what the rate is read from. The noise test below is what recognises a trained model."""
 QUIET_NOISE = 0.03
 """A curve whose batch-to-batch noise is under this fraction of its starting loss is quiet, and
-on a quiet curve any dip deeper than the noise is a descent, however shallow.
+on a quiet curve a dip deeper than its noise is a descent from :data:`MIN_QUIET_DEPTH` on.
 
 A fresh model stuck at its chance-level loss draws such a curve: the benchmark's GRU with plain
 SGD dips 0.7-2.4 % before it blows up, 1.1-4x its noise, and the noise is 0.6-0.75 % of the loss;
@@ -73,8 +73,12 @@ blow-up, 1.4 decades under its best at the test's own length. A trained model's 
 against its low loss: 0.15 of it or more on every second-stage curve whose minimum lies past the
 head. Any value from 0.008 to 0.15 diagnoses the 190 stored benchmark curves alike (fresh, second
 stage, calibration; only the GRU with SGD moves). A constant added to the loss (a fixed penalty
-term) makes any curve look quiet: a trained model with one reads a dip deeper than its noise as
-a descent, and gets that reading instead of the blow-up one."""
+term) makes any curve look quiet: a trained model with one reads a dip deeper than its noise
+and than half a percent of its loss as a descent, and gets that reading instead of the blow-up one."""
+MIN_QUIET_DEPTH = 0.005
+"""The least descent, as a fraction of the starting loss, on a quiet curve: under the GRU with
+SGD's shallowest (0.7 %), and far above the rounding by which a loss that does not depend on the
+weights at all "dips"."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +106,8 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
         noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
     # A dip no deeper than the batch-to-batch noise is noise, not a descent: that is what the
     # curve of an already-trained model looks like, and more batch size would not change it.
-    shallow = depth <= MIN_RELATIVE_DEPTH * abs(start) and noise >= QUIET_NOISE * abs(start)
-    if depth <= noise or shallow or i_min < max(1, head_length(n)):
+    least = MIN_QUIET_DEPTH if noise < QUIET_NOISE * abs(start) else MIN_RELATIVE_DEPTH
+    if depth <= max(least * abs(start), noise) or i_min < max(1, head_length(n)):
         return _verdict(ALREADY_TRAINED if blew_up else NO_DESCENT)
     if noise > NOISE_TO_DEPTH * depth:
         return _verdict(TOO_NOISY)
