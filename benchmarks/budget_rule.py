@@ -44,13 +44,12 @@ import numpy as np
 import torch
 
 from pl_lrfind.core import suggest
-from pl_lrfind.schedule import adam_like as _adam_like
 
 from .budgets import BUDGETS_JSON
 from .cli import write_json
 from .compare import COMPARE_JSON
 from .oracle import ORACLE_JSON, RESULTS, regret_on_grid
-from .tasks import ALL_TASKS
+from .tasks import ALL_TASKS, adam_like
 
 BUDGET_RULE_JSON = RESULTS / "budget_rule.json"
 REFERENCE_STEPS = 230  # the benchmark's 1x fits: 184 to 300 optimizer steps
@@ -131,11 +130,6 @@ def budgets_of(cells) -> list[str]:
 
 def _optimizer(task: str) -> torch.optim.Optimizer:
     return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
-
-
-def adam_like(task: str) -> bool:
-    """Whether the task's optimizer is Adam-like: the split the callback's budget exponent makes."""
-    return _adam_like(_optimizer(task))
 
 
 def _has(task: str, *kinds: type) -> bool:

@@ -31,7 +31,7 @@ import numpy as np
 from .cli import write_json
 from .oracle import ORACLE_JSON, RESULTS, seed_mean, summarize
 from .pool import run_jobs
-from .tasks import ALL_TASKS
+from .tasks import ALL_TASKS, adam_like
 
 BUDGETS_JSON = RESULTS / "budgets.json"
 HALF_WIDTH = 1.0  # decades either side of the 1x optimum
@@ -78,6 +78,11 @@ def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
         "best_val_loss": [run["best_val_loss"] for run in finder],
         "diagnosis": [run["result"]["diagnosis"] for run in finder],
     }
+
+
+def level_key(level: float, exponent: float) -> str:
+    """Where a level candidate's runs are kept in a cell: ``ours_level_L_at_E``."""
+    return f"ours_level_{level:g}_at_{exponent:g}"
 
 
 def rule_end_to_end(task: str, budget: int, seeds, rule: str) -> dict:
@@ -172,6 +177,13 @@ def main(argv: list[str] | None = None) -> None:
         "--exponent", type=float, help="keep the cells, run the callback with this budget_exponent into ours_exponent_X"
     )
     parser.add_argument(
+        "--level",
+        type=float,
+        metavar="L",
+        help="keep the cells of the tasks whose optimizer is not Adam-like, run the callback with "
+        "budget_exponent=--exponent (default 0) and lr_factor=10**L into ours_level_L_at_E",
+    )
+    parser.add_argument(
         "--rule", choices=("valley", "steepest", "minimum"), help="keep the cells, run this rule as read into rule_NAME"
     )
     parser.add_argument(
@@ -187,7 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
     cells = out["budgets"].setdefault(str(args.budget), {})
     keeps_cells = args.ours_only or args.as_read or args.rule or args.recipe
-    keeps_cells = keeps_cells or args.exponent is not None or args.widen_below is not None
+    keeps_cells = keeps_cells or args.exponent is not None or args.widen_below is not None or args.level is not None
+    if args.level is not None and any(adam_like(task) for task in args.tasks):
+        parser.error("--level is measured on the tasks whose optimizer is not Adam-like only")
     missing = [task for task in args.tasks if task not in cells]
     if keeps_cells and missing:
         parser.error(f"this keeps the {args.budget}x cells of {args.out}, which has none for {', '.join(missing)}")
@@ -203,6 +217,13 @@ def main(argv: list[str] | None = None) -> None:
             continue
         if args.recipe is not None:
             cells[task][f"recipe_{args.recipe}"] = recipe_end_to_end(task, args.budget, range(args.seeds), args.recipe)
+            continue
+        if args.level is not None:
+            exponent = args.exponent or 0.0
+            # lr_factor raises every reading, the blow-up one too: none of these fresh tasks reads it.
+            cells[task][level_key(args.level, exponent)] = ours_end_to_end(
+                task, args.budget, range(args.seeds), budget_exponent=exponent, lr_factor=10**args.level
+            )
             continue
         if args.as_read or args.exponent is not None:
             exponent = 0.0 if args.as_read else args.exponent

@@ -379,8 +379,8 @@ def budgets_table(budgets: dict, oracle: dict) -> list[str]:
     lines.append("")
     every_cell = list(_named_cells(budgets).values())
     for name in [name for name in totals if not name.endswith(" best")]:
-        label = _budget_recipe_label(name)
-        if len(totals[name]) == len(totals["ours"]):  # measured in every cell
+        if len(totals[name]) == len(totals["ours"]):  # measured in every cell (not the level candidates)
+            label = _budget_recipe_label(name)
             final, best = totals[name], totals[name + " best"]
             beaten = ""
             if name != "ours":
@@ -619,6 +619,56 @@ def paired_difference(cells: list[dict], name: str, than: str = "ours") -> tuple
     diffs = [_seed_differences(cell, name, than) for cell in cells]
     variances = [diff.var(ddof=1) / diff.size for diff in diffs]
     return float(np.mean([diff.mean() for diff in diffs])), float(math.sqrt(sum(variances)) / len(cells))
+
+
+def level_candidates_table(budgets: dict) -> list[str]:
+    """The non-Adam cells end to end: each level candidate run with ``--level``, and the default.
+
+    Final loss and best check, against each cell's grid; the last column is a row's final-loss
+    regret minus the old default's (:data:`OLD_NON_ADAM_DEFAULT`), seed by seed over the cells
+    (:func:`paired_difference`).
+    """
+    cells = {name: cell for name, cell in _named_cells(budgets).items() if not adam_like(task_of(name))}
+    keys = sorted({key for cell in cells.values() for key in cell if key.startswith(LEVEL_PREFIX)})
+    if OLD_NON_ADAM_DEFAULT not in keys:
+        return ["(not measured)"]
+    lines = [
+        "| candidate | cells | mean, 1x | mean, 4x | mean, 16x | mean, all cells | worst cell"
+        " | best check: mean / worst | against the old default, seed by seed |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for key in [*keys, "ours"]:
+        have = {name: cell for name, cell in cells.items() if key in cell}
+        final = {name: _cell_regret(cell, cell[key]["val_loss"], "val_loss") for name, cell in have.items()}
+        best = [_cell_regret(cell, cell[key]["best_val_loss"], "best_val_loss") for cell in have.values()]
+        by_budget = [
+            _pct(np.mean([r for name, r in final.items() if budget_of(name) == b]))
+            if any(budget_of(name) == b for name in final)
+            else "-"
+            for b in ("1x", "4x", "16x")
+        ]
+        worst = max(final, key=final.get)
+        label = "the default now" if key == "ours" else key.removeprefix(LEVEL_PREFIX).replace("_at_", " at ")
+        if key == OLD_NON_ADAM_DEFAULT:
+            label += " (the old default)"
+        against = ""
+        if key != OLD_NON_ADAM_DEFAULT:
+            paired = [cell for cell in have.values() if OLD_NON_ADAM_DEFAULT in cell]
+            against = "{:+.1f} ± {:.1f} points".format(
+                *(100 * x for x in paired_difference(paired, key, OLD_NON_ADAM_DEFAULT))
+            )
+        lines.append(
+            f"| {label} | {len(have)} | {' | '.join(by_budget)} | {_pct(np.mean(list(final.values())))}"
+            f" | {_pct(final[worst])} ({worst}) | {_pct(np.mean(best))} / {_pct(max(best))} | {against} |"
+        )
+    return lines
+
+
+LEVEL_PREFIX = "ours_level_"
+"""How ``python -m benchmarks.budgets --level`` names a candidate's runs in a cell."""
+OLD_NON_ADAM_DEFAULT = LEVEL_PREFIX + "0.2_at_0"
+"""The non-Adam default before the refit (level 10**0.2, exponent 0): its own end-to-end runs,
+kept under this key when the default's were rerun, as the candidates were compared with them."""
 
 
 BLOW_UP_OFFSETS = (1.0, 1.5, 1.75, 2.0, 2.5, 3.0)
@@ -861,6 +911,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
     tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
     tables["{budget_targets}"] = "\n".join(budget_targets_table(budgets)) if budgets else "(not measured)"
+    tables["{level_candidates}"] = "\n".join(level_candidates_table(budgets)) if budgets else "(not measured)"
     tables["{exponent_picks}"] = "\n".join(exponent_picks_table(budgets)) if budgets else "(not measured)"
     tables["{exponent_picks_best}"] = (
         "\n".join(exponent_picks_table(budgets, "best_val_loss")) if budgets else "(not measured)"

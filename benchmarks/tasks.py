@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from pl_lrfind.demo import digits_cnn
+from pl_lrfind.schedule import adam_like as _adam_like
 
 Data = tuple[TensorDataset, TensorDataset]
 
@@ -482,10 +483,11 @@ REGIME_TASKS: dict[str, Task] = _by_name(
 
 
 def _swap_optimizer(name: str, base: str, optimizer: Callable[..., torch.optim.Optimizer], guess: float) -> Task:
-    """Calibration task ``base`` with another optimizer (and no weight decay): the same network, data,
-    loss, batch and epochs, so a difference in how its best peak moves is the optimizer's."""
+    """Task ``base`` (a calibration or regime task) with another optimizer and no weight decay: the
+    same network, data, loss, batch and epochs, so a difference in how its best peak moves is the
+    optimizer's."""
     return dataclasses.replace(
-        TASKS[base],
+        {**TASKS, **REGIME_TASKS}[base],
         name=name,
         summary=f"{base} with {name.rsplit('_', 1)[1]}",
         optimizer=optimizer,
@@ -517,10 +519,24 @@ LEVEL_CHECK_TASKS: dict[str, Task] = _by_name(
     _swap_optimizer("digits_gru_sgd", "digits_gru_adam", _sgd(), guess=-0.5),
     _swap_optimizer("digits_cnn_rmsprop", "digits_cnn_sgd", _rmsprop, guess=-2.5),
 )
+# Run only after the level and exponent for optimizers that are not Adam-like were refitted on
+# every cell above (with the GRU with SGD read right), as the refit's test: RMSprop on the GRU and
+# on dropout, and SGD on the stream of fresh data (a longer fit adds samples, not passes).
+REFIT_CHECK_TASKS: dict[str, Task] = _by_name(
+    _swap_optimizer("digits_gru_rmsprop", "digits_gru_adam", _rmsprop, guess=-2.0),
+    _swap_optimizer("classes_dropout_rmsprop", "classes_dropout_sgd", _rmsprop, guess=-2.25),
+    _swap_optimizer("friedman_fresh_mlp_sgd", "friedman_fresh_mlp_adamw", _sgd(), guess=-0.75),
+)
 ALL_TASKS: dict[str, Task] = {
     **TASKS,
     **REGIME_TASKS,
     **SWAPPED_OPTIMIZER_TASKS,
     **RULE_CHECK_TASKS,
     **LEVEL_CHECK_TASKS,
+    **REFIT_CHECK_TASKS,
 }
+
+
+def adam_like(task: str) -> bool:
+    """Whether the task's optimizer is Adam-like: the split the callback's budget rule makes."""
+    return _adam_like(ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0))
