@@ -103,8 +103,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             takes the measured rule for the fit at hand: with an Adam-like optimizer (one with
             ``betas``) exponent 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
             monitored metric (:meth:`keeps_best_checkpoint`); with any other (SGD, RMSprop)
-            exponent 0 and, when the default rule read the curve, the suggestion raised by 10**0.2
-            at any length (:data:`~pl_lrfind.core.budget.NON_ADAM_LEVEL`): it reads low for them.
+            exponent 0.5, or 0 when the best check is kept, and, when the default rule read the
+            curve, the suggestion raised by 10**0.3 at any length
+            (:data:`~pl_lrfind.core.budget.NON_ADAM_LEVEL`): it reads low for them.
             A number replaces that rule with the plain power law (no raise). See
             :mod:`pl_lrfind.core.budget` for the measurements behind them.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to

@@ -29,6 +29,7 @@ from pl_lrfind.core import BLOW_UP_DIVISOR, lr_ladder
 from pl_lrfind.core.budget import (
     BEST_CHECKPOINT_EXPONENT,
     BUDGET_EXPONENT,
+    NON_ADAM_BEST_CHECKPOINT_EXPONENT,
     NON_ADAM_EXPONENT,
     NON_ADAM_LEVEL,
     REFERENCE_STEPS,
@@ -163,19 +164,20 @@ class TestHandOver:
         assert f"to a {steps}-step fit (budget factor {2**-exponent:.2g} at exponent" in result.summary()
 
     @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
-    def test_a_fit_with_an_optimizer_that_is_not_adam_like_gets_the_suggestion_raised_by_its_level(self, optimizer):
-        """With SGD and RMSprop the best peak did not fall with the fit's length, and the curve reads
-        low for them (pl_lrfind.core.budget): a long fit gets the same raise as a short one."""
+    def test_a_fit_with_an_optimizer_that_is_not_adam_like_gets_its_level_and_its_milder_exponent(self, optimizer):
+        """With SGD and RMSprop the curve reads low and the best peak fell less with the fit's length
+        than with Adam (pl_lrfind.core.budget): twice the reference length gets the level times 2**-0.5."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
         fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
         result = finder.result
-        assert result.settings["budget_exponent"] == NON_ADAM_EXPONENT == 0.0
-        assert result.settings["budget_level"] == result.settings["budget_factor"] == NON_ADAM_LEVEL > 1.5
-        assert result.chosen_lr == pytest.approx(result.suggestion * NON_ADAM_LEVEL)
+        assert result.settings["budget_exponent"] == NON_ADAM_EXPONENT == 0.5
+        assert result.settings["budget_level"] == NON_ADAM_LEVEL > 1.9
+        assert result.settings["budget_factor"] == pytest.approx(NON_ADAM_LEVEL * 2**-0.5)
+        assert result.chosen_lr == pytest.approx(result.suggestion * NON_ADAM_LEVEL * 2**-0.5)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
-        assert "(budget factor 1.6 at exponent 0, level 1.6)" in result.summary()
+        assert "(budget factor 1.4 at exponent 0.5, level 2)" in result.summary()
 
     def test_a_users_own_exponent_replaces_the_measured_rule_level_included(self):
         """budget_exponent=0 hands the suggestion as read, with SGD too: the level belongs to the measured rule."""
@@ -191,7 +193,7 @@ class TestHandOver:
         [
             ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT, 1.0),
             ("adam", None, BUDGET_EXPONENT, 1.0),
-            ("sgd", "val_loss", NON_ADAM_EXPONENT, NON_ADAM_LEVEL),
+            ("sgd", "val_loss", NON_ADAM_BEST_CHECKPOINT_EXPONENT, NON_ADAM_LEVEL),
             ("sgd", None, NON_ADAM_EXPONENT, NON_ADAM_LEVEL),
         ],
     )

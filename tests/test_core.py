@@ -27,6 +27,7 @@ from pl_lrfind.core.budget import (
     BUDGET_CAP,
     BUDGET_EXPONENT,
     LEVEL_RULE,
+    NON_ADAM_BEST_CHECKPOINT_EXPONENT,
     NON_ADAM_EXPONENT,
     NON_ADAM_LEVEL,
     REFERENCE_STEPS,
@@ -302,17 +303,27 @@ class TestBudget:
         long = 16 * REFERENCE_STEPS
         assert budget_factor(long, budget_exponent_for(True)) > budget_factor(long, budget_exponent_for(False))
 
-    def test_an_optimizer_that_is_not_adam_like_gets_the_same_raise_however_long_the_fit(self):
-        """The SGD and RMSprop fits' best peaks did not fall with the budget as the Adam fits' did, and
-        sat above the curve's reading (core.budget)."""
-        for keeps_best_checkpoint in (False, True):
-            assert budget_exponent_for(keeps_best_checkpoint, adam_like=False) == NON_ADAM_EXPONENT == 0.0
+    def test_an_optimizer_that_is_not_adam_like_is_raised_and_lowered_more_slowly_with_the_length(self):
+        """The SGD and RMSprop curves read low, and their best peaks fell less with the fit's length
+        than the Adam fits' (core.budget): a raise at any length, half a decade per decade of steps
+        at the fit's end, and none for a kept best check."""
+        assert budget_exponent_for(keeps_best_checkpoint=False, adam_like=False) == NON_ADAM_EXPONENT == 0.5
+        assert budget_exponent_for(keeps_best_checkpoint=True, adam_like=False) == NON_ADAM_BEST_CHECKPOINT_EXPONENT
+        assert NON_ADAM_BEST_CHECKPOINT_EXPONENT == 0.0
         assert budget_level_for(adam_like=True) == 1.0
-        assert budget_level_for(adam_like=False) == NON_ADAM_LEVEL == pytest.approx(10**0.2)
-        exponent, level = budget_exponent_for(False, adam_like=False), budget_level_for(adam_like=False)
-        factors = [budget_factor(REFERENCE_STEPS * multiple, exponent, level) for multiple in (0.5, 1, 16, 64)]
-        assert factors == pytest.approx([NON_ADAM_LEVEL] * 4)
-        assert budget_factor(None, exponent, level) == 1.0  # no planned length: as read
+        assert budget_level_for(adam_like=False) == NON_ADAM_LEVEL == pytest.approx(10**0.3)
+        level = budget_level_for(adam_like=False)
+        at_end = [
+            budget_factor(REFERENCE_STEPS * multiple, NON_ADAM_EXPONENT, level) for multiple in (0.5, 1, 4, 16, 64)
+        ]
+        assert at_end == pytest.approx(
+            [NON_ADAM_LEVEL, NON_ADAM_LEVEL, NON_ADAM_LEVEL / 2, NON_ADAM_LEVEL / 4, NON_ADAM_LEVEL / 4]
+        )
+        best = [budget_factor(REFERENCE_STEPS * multiple, 0.0, level) for multiple in (0.5, 1, 16, 64)]
+        assert best == pytest.approx([NON_ADAM_LEVEL] * 4)
+        adam = budget_factor(16 * REFERENCE_STEPS, BUDGET_EXPONENT)
+        assert adam < at_end[3] / NON_ADAM_LEVEL < 1.0  # lowered, but less than an Adam fit's rate
+        assert budget_factor(None, NON_ADAM_EXPONENT, level) == 1.0  # no planned length: as read
 
     def test_the_level_corrects_only_the_rule_it_was_measured_on(self):
         assert LEVEL_RULE == DEFAULT_RULE == "midspan"

@@ -6,6 +6,7 @@ Nothing in this package imports Lightning or touches a model; it works on plain 
 from .budget import (
     BUDGET_EXPONENT,
     LEVEL_RULE,
+    NON_ADAM_BEST_CHECKPOINT_EXPONENT,
     NON_ADAM_EXPONENT,
     NON_ADAM_LEVEL,
     budget_exponent_for,
@@ -33,6 +34,7 @@ __all__ = [
     "Diagnosis",
     "LRFindResult",
     "MIN_POINTS",
+    "NON_ADAM_BEST_CHECKPOINT_EXPONENT",
     "NON_ADAM_EXPONENT",
     "NON_ADAM_LEVEL",
     "RangeTest",
