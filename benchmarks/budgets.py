@@ -80,9 +80,12 @@ def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
     }
 
 
+LEVEL_PREFIX = "ours_level_"
+
+
 def level_key(level: float, exponent: float) -> str:
     """Where a level candidate's runs are kept in a cell: ``ours_level_L_at_E``."""
-    return f"ours_level_{level:g}_at_{exponent:g}"
+    return f"{LEVEL_PREFIX}{level:g}_at_{exponent:g}"
 
 
 def rule_end_to_end(task: str, budget: int, seeds, rule: str) -> dict:
@@ -220,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         if args.level is not None:
             exponent = args.exponent or 0.0
-            # lr_factor raises every reading, the blow-up one too: none of these fresh tasks reads it.
+            # lr_factor raises every reading, the blow-up one too, which the callback's level leaves
+            # alone: the two differ where a fresh curve has no descent (one GRU-with-RMSprop seed).
             cells[task][level_key(args.level, exponent)] = ours_end_to_end(
                 task, args.budget, range(args.seeds), budget_exponent=exponent, lr_factor=10**args.level
             )

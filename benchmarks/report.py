@@ -17,7 +17,7 @@ from scipy import stats
 from pl_lrfind.core import format_lr
 
 from .budget_rule import BUDGET_RULE_JSON, adam_like, budget_of, budgets_of, pick_alpha, task_of, worst_first
-from .budgets import BUDGETS_JSON
+from .budgets import BUDGETS_JSON, LEVEL_PREFIX, level_key
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
 from .cost import COST_GPU_JSON, COST_JSON, DESCRIPTIONS
@@ -664,9 +664,7 @@ def level_candidates_table(budgets: dict) -> list[str]:
     return lines
 
 
-LEVEL_PREFIX = "ours_level_"
-"""How ``python -m benchmarks.budgets --level`` names a candidate's runs in a cell."""
-OLD_NON_ADAM_DEFAULT = LEVEL_PREFIX + "0.2_at_0"
+OLD_NON_ADAM_DEFAULT = level_key(0.2, 0.0)
 """The non-Adam default before the refit (level 10**0.2, exponent 0): its own end-to-end runs,
 kept under this key when the default's were rerun, as the candidates were compared with them."""
 
