@@ -49,7 +49,7 @@ from .budgets import BUDGETS_JSON
 from .cli import write_json
 from .compare import COMPARE_JSON
 from .oracle import ORACLE_JSON, RESULTS, regret_on_grid
-from .tasks import ALL_TASKS, adam_like
+from .tasks import ALL_TASKS, adam_like, optimizer_of
 
 BUDGET_RULE_JSON = RESULTS / "budget_rule.json"
 REFERENCE_STEPS = 230  # the benchmark's 1x fits: 184 to 300 optimizer steps
@@ -128,22 +128,18 @@ def budgets_of(cells) -> list[str]:
     return sorted({budget_of(cell) for cell in cells}, key=lambda budget: int(budget[:-1]))
 
 
-def _optimizer(task: str) -> torch.optim.Optimizer:
-    return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
-
-
 def _has(task: str, *kinds: type) -> bool:
     return any(isinstance(module, kinds) for module in ALL_TASKS[task].model().modules())
 
 
 NORMALISATION = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
 TRAITS: dict[str, Callable[[str], object]] = {
-    "optimizer": lambda task: type(_optimizer(task)).__name__,
+    "optimizer": lambda task: type(optimizer_of(task)).__name__,
     "Adam-like or not (the default's split)": lambda task: "Adam-like" if adam_like(task) else "not",
-    "weight decay": lambda task: _optimizer(task).param_groups[0]["weight_decay"] > 0,
+    "weight decay": lambda task: optimizer_of(task).param_groups[0]["weight_decay"] > 0,
     "normalisation layers": lambda task: _has(task, *NORMALISATION),
     "regularised (weight decay, dropout or normalisation)": lambda task: (
-        _optimizer(task).param_groups[0]["weight_decay"] > 0 or _has(task, torch.nn.Dropout, *NORMALISATION)
+        optimizer_of(task).param_groups[0]["weight_decay"] > 0 or _has(task, torch.nn.Dropout, *NORMALISATION)
     ),
 }
 """What the callback could read before the real fit, each a candidate to split the exponent by."""

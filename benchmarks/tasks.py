@@ -537,6 +537,11 @@ ALL_TASKS: dict[str, Task] = {
 }
 
 
+def optimizer_of(task: str) -> torch.optim.Optimizer:
+    """The task's optimizer, on a stand-in parameter: to read its type and settings without a model."""
+    return ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0)
+
+
 def adam_like(task: str) -> bool:
     """Whether the task's optimizer is Adam-like: the split the callback's budget rule makes."""
-    return _adam_like(ALL_TASKS[task].optimizer(torch.nn.Linear(1, 1).parameters(), 1.0))
+    return _adam_like(optimizer_of(task))

@@ -36,8 +36,9 @@ def blobs(n: int = 256, dim: int = 8, classes: int = 3, seed: int = 0, label_noi
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, classes, (n,), generator=g)
     x = centers[y] + torch.randn(n, dim, generator=g)
-    redrawn = torch.rand(n, generator=g) < label_noise
-    y = torch.where(redrawn, torch.randint(0, classes, (n,), generator=g), y)
+    if label_noise:
+        redrawn = torch.rand(n, generator=g) < label_noise
+        y = torch.where(redrawn, torch.randint(0, classes, (n,), generator=g), y)
     return TensorDataset(x, y)
 
 

@@ -8,9 +8,9 @@ up to 1.25 decades per 16x, in both directions. With Adam and AdamW it mostly fe
 BatchNorm CNN, its fine-tune, the digits MLP) and fell on two (dropout and a regression, by 1.25
 decades at 16x); with RMSprop it stayed at 4x and fell half a decade at 16x, to where the curve's
 reading already sat. (Three tasks run after, below, showed SGD and RMSprop fits whose best peaks
-fall as far as Adam's.) So the
-rate is lowered by a power of the fit's length, ``(steps / REFERENCE_STEPS) ** -exponent``, with
-the exponent picked by the optimizer and by what the user keeps (the last check or the best one):
+fall as far as Adam's.) So the rate is lowered by a power of the fit's length,
+``(steps / REFERENCE_STEPS) ** -exponent``, with the exponent picked by the optimizer and by what
+the user keeps (the last check or the best one):
 
 - an Adam-like optimizer (one with ``betas``: Adam, AdamW and their kin): 1.0
   (:data:`BUDGET_EXPONENT`), or 0.3 when the best check is kept (:data:`BEST_CHECKPOINT_EXPONENT`);
@@ -37,9 +37,9 @@ The level for the rest was then added and tested on three more tasks, and failed
 (:data:`NON_ADAM_LEVEL`); one of them, a GRU with SGD, was misread as a trained model. With that
 fixed (``diagnosis.QUIET_NOISE``), the level and the exponent for the rest were refitted on
 their 26 cells and tested on three more tasks: the worst cell held, the mean did not
-(:data:`NON_ADAM_EXPONENT`). The
-leave-one-out checks and the tables are in ``docs/benchmarks.md`` ("Longer fits"). Split by weight decay, normalisation
-layers or regularisation instead, the groups fitted their members' noise (``python -m
+(:data:`NON_ADAM_EXPONENT`). The leave-one-out checks and the tables are in
+``docs/benchmarks.md`` ("Longer fits"). Split by weight decay, normalisation layers or
+regularisation instead, the groups fitted their members' noise (``python -m
 benchmarks.budget_rule``). No exponent is right for every task.
 
 The callback knows the planned length of the real fit (the one-cycle's ``total_steps``) and its
@@ -93,9 +93,9 @@ NON_ADAM_LEVEL = 10**0.3
 """What the suggestion is multiplied by for a one-cycle fit with an optimizer that is not
 Adam-like, at any length: 10**0.3 = 2.0 (10**0.2 until the refit under
 :data:`NON_ADAM_EXPONENT`, where its numbers are). ``midspan``'s divisor was fitted on seven
-tasks, five of them Adam-like, and the curve reads low for the others: at 1x the SGD and RMSprop tasks'
-median rate sat 0.15 to 0.8 decade under their best peak (five of six by 0.35 or more), the
-Adam-like ones' within 0.2 decade of it or above. Read off the grids of the six non-Adam tasks'
+tasks, five of them Adam-like, and the curve reads low for the others: at 1x the SGD and
+RMSprop tasks' median rate sat 0.15 to 0.8 decade under their best peak (five of six by 0.35 or
+more), the Adam-like ones' within 0.2 decade of it or above. Read off the grids of the six non-Adam tasks'
 17 cells (``python -m benchmarks.budget_rule`` at dd66a8b: levels 0 to 0.35 decade at exponent
 0), 0.2 had the lowest worst cell on the final loss (+31 %, against +50 % as read; mean +10.6 %
 against +15.8 %) and on the best check (+31 % against +50 %); left out one task at a time, the

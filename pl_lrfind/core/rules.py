@@ -68,7 +68,7 @@ def midspan(curve: Curve) -> float:
       its total drop from its starting level to its minimum (training has clearly started). A
       noisy curve can dip below that level early and come back: reading that first crossing put
       the benchmark's GRU with SGD (a 1 % descent) 2 decades low on one seed. Of the 190 stored
-      benchmark curves, only that one and two noisy second-stage curves read differently;
+      benchmark curves, only that one and one noisy second-stage curve hand a different rate;
     - the *blow-up* rate: the last rate of the test, where the stop rule fired (or the end of
       the range when the curve never blew up, which the diagnosis flags).
 
