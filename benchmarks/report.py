@@ -493,7 +493,11 @@ def _budget_recipe_label(name: str) -> str:
         return f"fastai's `{name.removeprefix('rule_')}` as read (same curve)"
     if name.startswith("recipe_"):
         return LABELS[name.removeprefix("recipe_")]
-    labels = {"ours": "the default", "ours_as_read": "as read (`budget_exponent=0`)"}
+    labels = {
+        "ours": "the default",
+        "ours_as_read": "as read (`budget_exponent=0`)",
+        "ours_stop_point": "the default with the blow-up read at the stop point alone (until 2026-11-27)",
+    }
     return labels.get(name) or f"`budget_exponent={_exponent_of(name):g}`"
 
 

@@ -203,3 +203,20 @@ def test_the_level_is_read_off_the_non_adam_cells_only_and_picked_without_the_he
     raised["digits_mlp_sgd", 4] = [False]
     found = evaluate_levels(rates, grids, cap=16.0, raised=raised)
     assert found["alphas"]["0.20 at 0"] == {"digits_cnn_sgd 1x": pytest.approx(0.1)}
+
+
+def test_the_anchor_benchmark_reads_each_curve_as_the_range_test_judges_it():
+    from benchmarks.anchors import STOP_POINT_DIVISOR, read, stop_point_midspan
+    from pl_lrfind.core import lr_ladder
+    from pl_lrfind.core.rules import MIDSPAN_DIVISOR
+
+    lrs = np.array(lr_ladder(1e-7, 10.0, 100))
+    z = np.log10(lrs)
+    descent = 2.0 - 1.5 / (1 + np.exp(-3 * (z + 3.0)))  # never rises: both blow-up readings are the last rung
+    lr, by_rule = read({"losses": list(descent), "stop_reason": "completed"}, stop_point_midspan)
+    midspan_lr, _ = read({"losses": list(descent), "stop_reason": "completed"}, "midspan")
+    assert by_rule
+    assert midspan_lr / lr == pytest.approx(STOP_POINT_DIVISOR / MIDSPAN_DIVISOR)
+    flat_then_up = 1.0 + np.where(z > -1.0, (z + 1.0) ** 2 * 5, 0.0)  # no descent, then a blow-up
+    lr, by_rule = read({"losses": list(flat_then_up), "stop_reason": "diverged"}, stop_point_midspan)
+    assert not by_rule and lr is not None  # the blow_up reading, whichever rule was asked for

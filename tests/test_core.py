@@ -36,6 +36,7 @@ from pl_lrfind.core.budget import (
     budget_level_for,
 )
 from pl_lrfind.core.range_test import grace_steps
+from pl_lrfind.core.rules import MIDSPAN_DIVISOR, doubling_rate
 
 
 def synthetic_curve(num_steps=100, min_lr=1e-6, max_lr=10.0, noise=0.01, seed=0, blow_up=True):
@@ -154,16 +155,41 @@ class TestRules:
         # Between the start of the descent and the blow-up.
         assert 1e-4 < lr < 0.3, (rule, lr)
 
-    def test_midspan_is_a_fifth_of_the_log_middle_of_half_descent_and_blow_up(self):
-        # The loss is halfway down at 1e-2 and the test ended at 1.0: middle 1e-1, a fifth 2e-2.
+    def test_midspan_is_the_log_middle_of_half_descent_and_blow_up_over_its_divisor(self):
+        # The loss is halfway down at 1e-2 and the test ended at 1.0 without the loss doubling
+        # (both blow-up readings sit on the last rung): middle 1e-1, over the divisor.
         lrs, loss = synthetic_curve(num_steps=121, min_lr=1e-6, max_lr=1.0, blow_up=False)
-        assert math.log10(suggest(lrs, loss, rule="midspan")) == pytest.approx(math.log10(0.02), abs=0.05)
+        expected = math.log10(0.1 / MIDSPAN_DIVISOR)
+        assert math.log10(suggest(lrs, loss, rule="midspan")) == pytest.approx(expected, abs=0.05)
 
     def test_midspan_follows_the_blow_up_point(self):
         lrs, loss = synthetic_curve(num_steps=121, min_lr=1e-6, max_lr=1.0, blow_up=False)
         early_end = lrs <= 0.1  # the same curve, but the test stopped a decade earlier
         earlier = suggest(lrs[early_end], loss[early_end], rule="midspan")
         assert math.log10(suggest(lrs, loss, rule="midspan") / earlier) == pytest.approx(0.5, abs=0.05)
+
+    def test_midspan_half_follows_a_stop_that_comes_late_on_a_plateau(self):
+        # Halfway down at 1e-4, doubled from its minimum soon after 1e-2, then a plateau at 2.8x
+        # the minimum, under the stop rule's 3x: one seed's test stops on a spike at 1.0, another's
+        # runs on to 10. Only the last rung moves: it is half of the blow-up anchor, itself half
+        # of the reading, so the reading moves a quarter of a decade (half of one before the
+        # doubling point was read).
+        lrs = np.array(lr_ladder(1e-6, 10.0, 141))
+        z = np.log10(lrs)
+        loss = 2.0 - 1.5 / (1 + np.exp(-4 * (z + 4.0))) + np.clip((z + 2.0) * 4, 0.0, 0.9)
+        early, late = z <= 0.0, z <= 1.0
+        moved = math.log10(suggest(lrs[late], loss[late]) / suggest(lrs[early], loss[early]))
+        assert moved == pytest.approx(0.25, abs=0.05)
+
+    def test_the_doubling_point_is_where_the_loss_first_doubles_past_its_minimum_or_the_last_rate(self):
+        lrs = np.array(lr_ladder(1e-6, 10.0, 141))
+        z = np.log10(lrs)
+        dip = np.where(z < -2.0, 1.0 - 0.5 * (z + 6.0) / 4.0, 0.5)  # down to 0.5 at 1e-2, then flat
+        risen = dip + np.clip((z + 1.0) * 1.0, 0.0, None)  # back at 1.0, twice the minimum, at 1e-0.5
+        assert math.log10(doubling_rate(Curve.from_raw(lrs, risen))) == pytest.approx(-0.5, abs=0.1)
+        assert doubling_rate(Curve.from_raw(lrs, dip)) == lrs[-1]
+        # Measured against |minimum|, as the stop rule is: from -1.0 the loss has "doubled" at 0.0 (1e0).
+        assert math.log10(doubling_rate(Curve.from_raw(lrs, risen - 1.5))) == pytest.approx(0.0, abs=0.1)
 
     def test_midspan_anchors_where_the_loss_stays_down_not_on_an_early_dip(self):
         # A dip past half-way at 1e-4 that comes back, then the real descent centred near 1e-2.
