@@ -38,7 +38,9 @@ ADVICE = {
     ),
     NEVER_DIVERGED: ("the loss was still falling at max_lr: the curve has no minimum to anchor on. Raise max_lr."),
     TOO_NOISY: (
-        "batch-to-batch noise is as large as the descent itself, so the suggestion is unstable. "
+        "batch-to-batch noise is as large as the descent itself, so the suggestion is unstable "
+        "(on a curve that varies little against its level and still blew up, the model sat on a "
+        "plateau, as a fresh one at chance level does, and the rule reads it all the same). "
         "Raise the batch size, or average several batches per rate (steps_per_lr)."
     ),
     TOO_SHORT: f"fewer than {MIN_POINTS} points were recorded: there is no curve to read.",
@@ -74,7 +76,23 @@ against its low loss: 0.15 of it or more on every second-stage curve whose minim
 head. Any value from 0.008 to 0.15 diagnoses the 190 stored benchmark curves alike (fresh, second
 stage, calibration; only the GRU with SGD moves). A constant added to the loss (a fixed penalty
 term) makes any curve look quiet: a trained model with one reads a dip deeper than its noise
-and than half a percent of its loss as a descent, and gets that reading instead of the blow-up one."""
+and than half a percent of its loss as a descent, and gets that reading instead of the blow-up one.
+
+A quiet curve that blew up with a dip within its noise, or none, is read as a fresh model on a
+plateau too (``too_noisy``, read by the rule), not as a trained model (``already_trained``, read
+at the blow-up): the benchmark's GRU with RMSprop draws one in three seeds of twenty (seeds 0-19,
+dips of 0.3-0.8 %, noise 0.6-1.0 % of the loss) beside seventeen that dip a little more, and the
+blow-up reading handed those three rates 0.5-0.9 decade under their siblings'. Read by the rule,
+on its 1x grid the task's twenty seeds lost +73 % instead of +155 %, at 4x +77 % instead of
++124 %. Of the other 305 stored curves (fresh and held-out of every budget task, second stage,
+comparison) one moved: a
+transformer fine-tune, by 0.09 decade. A trained model with a constant added to its loss draws
+the same curve and is read the same way (:data:`PLATEAU_NOISE`)."""
+PLATEAU_NOISE = 1e-4
+"""The least batch-to-batch noise, as a fraction of the starting loss, of a quiet curve read as a
+fresh model on a plateau (:data:`QUIET_NOISE`): a fresh model's loss varies from batch to batch
+(the GRU with RMSprop's by 0.6-1.0 % of its level); a curve steadier than a hundredth of a percent
+does not see its batches (a constant or synthetic loss) and keeps the trained model's reading."""
 MIN_QUIET_DEPTH = 0.005
 """The least descent, as a fraction of the starting loss, on a quiet curve: under the GRU with
 SGD's shallowest (0.7 %), and far above the rounding by which a loss that does not depend on the
@@ -104,10 +122,14 @@ def diagnose(curve: Curve, stop_reason: StopReason, num_steps: int) -> Diagnosis
     depth = start - lowest
     with np.errstate(over="ignore", invalid="ignore"):  # losses near 1e300 give an infinite spread
         noise = float(np.std(curve.losses[: i_min + 1] - smooth[: i_min + 1]))
+    if i_min < max(1, head_length(n)):
+        return _verdict(ALREADY_TRAINED if blew_up else NO_DESCENT)
     # A dip no deeper than the batch-to-batch noise is noise, not a descent: that is what the
     # curve of an already-trained model looks like, and more batch size would not change it.
-    least = MIN_QUIET_DEPTH if noise < QUIET_NOISE * abs(start) else MIN_RELATIVE_DEPTH
-    if depth <= max(least * abs(start), noise) or i_min < max(1, head_length(n)):
+    quiet = noise < QUIET_NOISE * abs(start)
+    if depth <= max((MIN_QUIET_DEPTH if quiet else MIN_RELATIVE_DEPTH) * abs(start), noise):
+        if quiet and blew_up and noise >= PLATEAU_NOISE * abs(start):  # a fresh model on a plateau
+            return _verdict(TOO_NOISY)
         return _verdict(ALREADY_TRAINED if blew_up else NO_DESCENT)
     if noise > NOISE_TO_DEPTH * depth:
         return _verdict(TOO_NOISY)
