@@ -8,8 +8,11 @@ each seed, one range test alone (``then="stop"``, the 1x batches), replayed thro
 descent that blew up is read with ``blow_up``). Each reading is moved as the callback moves it
 for every budget cell (the budget factor of the task's optimizer, and the level for ``midspan``'s
 readings of the non-Adam ones), and its regret read off the cell's grid in ``budgets.json`` by
-interpolation, on the final loss and on the best check; no fit is run at the longer budgets.
-The spread is the standard deviation of log10 of the readings across seeds, per task.
+interpolation, on the final loss and on the best check; no fit is run at the longer budgets. A
+cell's regret is the mean over the seeds whose moved rate lies on its grid (``budget_rule``
+counts a cell with any seed off its grid as not measured instead: here the two readings are
+compared seed by seed, and a seed off the grid is rare). The spread is the standard deviation of
+log10 of the readings across seeds, per task.
 
 The doubling point was chosen on seeds 0-4 and tested on seeds 5-9 against a criterion written
 first (``docs/benchmarks.md``); its divisor is fitted by ``python -m benchmarks.calibrate``.
@@ -36,12 +39,12 @@ from .budgets import BUDGETS_JSON
 from .cli import write_json
 from .oracle import RESULTS, regret_on_grid
 from .pool import run_jobs
+from .report import SPREAD_TARGET, finite_mean
 from .tasks import ALL_TASKS, adam_like
 
 ANCHORS_JSON = RESULTS / "anchors.json"
 STOP_POINT_DIVISOR = 10**0.70
 """``midspan``'s divisor while the blow-up anchor was the stop point alone (``benchmarks.calibrate``)."""
-SPREAD_TARGET = 0.1
 
 
 def stop_point_midspan(curve: Curve) -> float:
@@ -68,9 +71,8 @@ def read(curve: dict, rule) -> tuple[float | None, bool]:
 
 def cell_regrets(readings: list, task: str, budget: str, cell: dict, best_check: bool) -> list[float]:
     """Per seed, the regret of the reading moved for this cell, read off its grid (NaN off the grid or unread)."""
-    spec = ALL_TASKS[task]
-    steps = spec.epochs_for(int(budget)) * spec.steps_per_epoch(int(budget))
-    grid = dict(cell["best_epoch"], best_mean_loss=min(cell["best_epoch"]["mean_loss"])) if best_check else cell
+    steps = ALL_TASKS[task].total_steps(int(budget))
+    grid = cell["best_epoch"] if best_check else cell
     regrets = []
     for lr, by_rule in readings:
         if lr is None:
@@ -83,28 +85,25 @@ def cell_regrets(readings: list, task: str, budget: str, cell: dict, best_check:
 
 
 def summarize(readings: dict, budgets: dict) -> dict:
+    """Per budget cell, the mean regret of the readings on each loss; per task, their spread; and
+    the totals the held-out test was judged on (means, worst cells, tasks over the spread target)."""
     cells = {}
     for budget, tasks in budgets.items():
         for task, cell in tasks.items():
             if task in readings:
                 cells[f"{task} {budget}x"] = {
-                    kind: _finite_mean(cell_regrets(readings[task], task, budget, cell, kind == "best_check"))
+                    kind: finite_mean(cell_regrets(readings[task], task, budget, cell, kind == "best_check"))
                     for kind in ("final", "best_check")
                 }
     spread = {task: float(np.std([math.log10(lr) for lr, _ in found if lr])) for task, found in readings.items()}
     return {
         "cells": cells,
         "spread": spread,
-        **{f"{kind}_mean": _finite_mean([c[kind] for c in cells.values()]) for kind in ("final", "best_check")},
-        **{f"{kind}_worst": max(c[kind] for c in cells.values()) for kind in ("final", "best_check")},
+        **{f"{kind}_mean": finite_mean([c[kind] for c in cells.values()]) for kind in ("final", "best_check")},
+        **{f"{kind}_worst": float(np.nanmax([c[kind] for c in cells.values()])) for kind in ("final", "best_check")},
         "mean_spread": float(np.mean(list(spread.values()))),
         "tasks_over_target": sum(value > SPREAD_TARGET for value in spread.values()),
     }
-
-
-def _finite_mean(values) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return float(np.mean(finite)) if finite else math.nan
 
 
 def main(argv: list[str] | None = None) -> None:

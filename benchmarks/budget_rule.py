@@ -63,7 +63,7 @@ def shift(measure: str, alpha: float, task: str, budget: int, cap: float) -> flo
     """Decades the default's rate moves for a fit of ``budget`` times ``task``'s length."""
     spec = ALL_TASKS[task]
     if measure == "steps":
-        steps = spec.epochs_for(budget) * spec.steps_per_epoch(budget)
+        steps = spec.total_steps(budget)
         return -alpha * math.log10(min(max(1.0, steps / REFERENCE_STEPS), cap))
     return -alpha * math.log10(max(1.0, spec.epochs_for(budget) / REFERENCE_EPOCHS))
 
@@ -195,9 +195,10 @@ def evaluate(rates: dict, grids: dict, cap: float) -> dict:
 
 LEVELS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
 """Decades the non-Adam fits' rate is raised by. With the blow-up's doubling point read (since
-2026-11-27) their 1x grids reach 0.6 decade or more above the rates the default hands, but the
-RMSprop CNN's (0.33); they reached about 0.35 before. The Adam-like cells cannot be scored this
-way at all, as one of them (the Friedman MLP at 16x) already lies off its grid at the default."""
+2026-11-27) their 1x grids reach 0.8 decade or more above the highest reading, but the RMSprop
+CNN's (0.48); with the stop point alone the MLP with RMSprop's reached 0.38. The Adam-like cells
+cannot be scored this way at all, as one of them (the Friedman MLP at 16x) already lies off its
+grid at the default."""
 LEVEL_EXPONENTS = (0.0, 0.3, 0.5)
 """The budget exponents each level is tried with, on the non-Adam cells."""
 

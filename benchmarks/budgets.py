@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.level is not None:
             exponent = args.exponent or 0.0
             # lr_factor raises every reading, the blow-up one too, which the callback's level leaves
-            # alone: the two differ where a fresh curve has no descent (one GRU-with-RMSprop seed).
+            # alone: the two differ on a curve read at its blow-up (the level candidates' runs
+            # include one GRU-with-RMSprop seed read so before the plateau reading).
             cells[task][level_key(args.level, exponent)] = ours_end_to_end(
                 task, args.budget, range(args.seeds), budget_exponent=exponent, lr_factor=10**args.level
             )

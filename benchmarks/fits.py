@@ -57,7 +57,7 @@ class TaskModule(pl.LightningModule):
         return self.task.loss(self(x), y)
 
     def configure_optimizers(self):
-        total = self.task.epochs_for(self.budget) * self.task.steps_per_epoch(self.budget)
+        total = self.task.total_steps(self.budget)
         if self.schedule == "prodigy":
             from prodigyopt import Prodigy
 

@@ -68,7 +68,12 @@ def recipe_scores(oracle_task: dict, recipe: dict) -> dict:
     }
 
 
-def _finite_mean(values) -> float:
+SPREAD_TARGET = 0.1
+"""The seed spread asked of the suggestion, in every task and every budget cell: the standard
+deviation of log10(rate) across seeds, in decades."""
+
+
+def finite_mean(values) -> float:
     """Mean of the finite values; NaN (shown as "-") when there are none, as with one seed."""
     finite = [v for v in values if math.isfinite(v)]
     return float(np.mean(finite)) if finite else math.nan
@@ -92,7 +97,7 @@ def summary_table(scores: dict) -> list[str]:
     ]
     for name in RECIPES:
         rows = [scores[task][name] for task in scores]
-        spread = _finite_mean([r["spread"] for r in rows])
+        spread = finite_mean([r["spread"] for r in rows])
         lines.append(
             f"| {LABELS[name]} | {_pct(np.mean([r['regret'] for r in rows]))} | {_pct(max(r['regret'] for r in rows))}"
             f" | {_pct(max(r['worst'] for r in rows))} | {'-' if math.isnan(spread) else f'{spread:.2f}'}"
@@ -118,9 +123,9 @@ def targets_table(scores: dict, cost: dict | None) -> list[str]:
             sum(r["failed"] for r in ours) == 0,
         ),
         (
-            "spread of log10(suggestion) <= 0.1 decade on every task",
+            f"spread of log10(suggestion) <= {SPREAD_TARGET:g} decade on every task",
             f"{worst_spread:.2f} (worst task)",
-            worst_spread <= 0.1,
+            worst_spread <= SPREAD_TARGET,
         ),
         (
             "lower mean regret than every other recipe",
@@ -187,9 +192,10 @@ def budget_targets_table(budgets: dict) -> list[str]:
         ("no single run worse than +50 %", f"{_pct(worst_run[worst_one])} ({worst_one})", worst_run[worst_one] <= 0.5),
         ("no diverged fit", f"{diverged} diverged", diverged == 0),
         (
-            "spread of log10(rate) <= 0.1 decade in every cell",
-            f"{spread[worst_spread]:.2f} ({worst_spread}); {sum(v > 0.1 for v in spread.values())} cells above",
-            spread[worst_spread] <= 0.1,
+            f"spread of log10(rate) <= {SPREAD_TARGET:g} decade in every cell",
+            f"{spread[worst_spread]:.2f} ({worst_spread});"
+            f" {sum(v > SPREAD_TARGET for v in spread.values())} cells above",
+            spread[worst_spread] <= SPREAD_TARGET,
         ),
         (
             "lower regret than every other recipe measured, in every cell",
@@ -231,7 +237,7 @@ def noise_table(noise: dict) -> list[str]:
     for setting in noise["settings"].values():
         tasks = setting["tasks"].values()
         steps = np.mean([np.mean(t["steps_used"]) for t in tasks])
-        spread = _finite_mean([t["spread"] for t in tasks if t["spread"] is not None])
+        spread = finite_mean([t["spread"] for t in tasks if t["spread"] is not None])
         regret = np.mean([t["interpolated_regret"] for t in tasks])
         lines.append(
             f"| {setting['num_steps']} | {setting['steps_per_lr']} | {steps:.0f} | {spread:.3f} | {_pct(regret)} |"
@@ -250,7 +256,7 @@ def settings_table(sweep: dict) -> list[str]:
         for threshold in thresholds:
             tasks = sweep["settings"][f"beta={beta},threshold={threshold}"]["tasks"].values()
             regret = np.mean([t["interpolated_regret"] for t in tasks])
-            spread = _finite_mean([t["spread"] for t in tasks if t["spread"] is not None])
+            spread = finite_mean([t["spread"] for t in tasks if t["spread"] is not None])
             cells.append(f"{_pct(regret)} (spread {spread:.2f})")
         lines.append(f"| {beta:g} | " + " | ".join(cells) + " |")
     return lines

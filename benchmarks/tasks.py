@@ -56,6 +56,10 @@ class Task:
     def steps_per_epoch(self, budget: int = 1) -> int:
         return -(-len(self.train_set(budget)) // self.batch_size)
 
+    def total_steps(self, budget: int = 1) -> int:
+        """Optimizer steps of a fit of ``budget`` times the task's length: what the one-cycle spans."""
+        return self.epochs_for(budget) * self.steps_per_epoch(budget)
+
     def steps_per_check(self) -> int:
         """Optimizer steps between two validation checks: one pass over ``data()[0]``, a 1x epoch."""
         return -(-len(self.data()[0]) // self.batch_size)

@@ -78,14 +78,15 @@ which sits further out.)"""
 
 def half_descent_rate(curve: Curve) -> float:
     """The first rate from which the lag-free loss stays below half of its drop from its starting
-    level to its minimum: ``midspan``'s first anchor (the first rate of a curve with no descent)."""
+    level to its minimum: ``midspan``'s first anchor."""
     lrs, smooth = curve.lrs, curve.centered
     lowest = int(np.argmin(smooth))
     start = float(np.median(curve.losses[: max(3, head_length(len(curve)))]))
     half_way_down = start - 0.5 * (start - smooth[lowest])
     above = np.flatnonzero(smooth[: lowest + 1] > half_way_down)
-    # On a curve with no descent this is the first point; the diagnosis says "no_descent" or
-    # "already_trained", and the range test reads such a curve with `blow_up` or not at all.
+    # On a curve with no descent this is the first point or a noise dip; the diagnosis says
+    # "no_descent" or "already_trained" (read with `blow_up` or not at all), or "too_noisy" for
+    # a quiet plateau that blew up, which this anchor still reads.
     return float(lrs[int(above[-1]) + 1 if above.size and above[-1] < lowest else 0])
 
 
@@ -142,7 +143,7 @@ blow-up point, and read off the stage-two grids 10**1.75 had the lowest worst ta
 fine-tune (``python -m benchmarks.budgets``) 10**1.75 handed rates that lost +140 % there. 10**2.5
 has the lowest worst case over both on the grids (+31 % on the second stage's GRU, +15 % on the
 fine-tune); too low costs a one-cycle fit far less than too high. End to end (5 seeds): second
-stage mean +11.4 %, worst task +38 % (a typed 1e-3 / 1e-2 kept: +8.2 %, +24 %); the transformer
+stage mean +11.0 %, worst task +35 % (a typed 1e-3 / 1e-2 kept: +8.2 %, +24 %); the transformer
 fine-tune's 1x cell +28 % (+35 % with the typed rate kept; its seeds there land anywhere from
 -30 % to +143 %, so the cell reads +13 % to +63 % across budget exponents that barely move its
 rate)."""
@@ -151,8 +152,9 @@ rate)."""
 def blow_up(curve: Curve) -> float:
     """A 316th (:data:`BLOW_UP_DIVISOR`) of the rate where the test blew up.
 
-    The rate for a curve with no descent that still blows up (diagnosis ``already_trained``):
-    a trained model has nothing left to learn at small rates, so the descent rules have no
+    The rate for a curve with no descent that still blows up, noisy against its loss (diagnosis
+    ``already_trained``; a quiet one is a fresh model on a plateau, read by the rule): a trained
+    model has nothing left to learn at small rates, so the descent rules have no
     anchor, but the point where training breaks is as clear as on a fresh model. The range test
     hands this rule's answer for such a curve, whatever rule was asked for.
     """
@@ -197,7 +199,7 @@ def suggest(lrs, losses, rule: str | Rule = DEFAULT_RULE, beta: float = 0.98) ->
 
     Unlike :meth:`RangeTest.result <pl_lrfind.core.RangeTest.result>`, it does not judge the
     curve: on a curve with no descent that blew up it still answers with ``rule``, where the
-    range test hands :func:`blow_up`'s answer.
+    range test hands :func:`blow_up`'s answer (for a trained model's noisy curve).
 
     ``losses`` are the raw per-step losses; each rule smooths them as it needs (``beta`` is
     the EMA factor for the rules that read the EMA). ``rule`` is a name from :data:`RULES` or

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+import numpy as np
+
 
 class StopReason(str, Enum):
     """Why a range test ended. A ``str`` so it reads and serialises as its value."""
@@ -23,8 +25,9 @@ class StopReason(str, Enum):
         return self.value
 
 
-def has_diverged(smoothed: float, best: float, threshold: float) -> bool:
-    """True when ``smoothed`` has risen more than ``threshold`` times above ``best``.
+def has_diverged(smoothed: float | np.ndarray, best: float, threshold: float) -> bool | np.ndarray:
+    """True when ``smoothed`` has risen more than ``threshold`` times above ``best`` (elementwise
+    for an array of smoothed losses).
 
     For positive losses this is the familiar ``smoothed > threshold * best``. Written as a
     rise measured against ``|best|`` it stays meaningful for negative losses (log-likelihoods,
