@@ -4,8 +4,8 @@
 lag-free loss has doubled (``pl_lrfind.core.rules.RISE_HEIGHT``); before, it read the stop point
 alone, over 10**0.70 (:func:`stop_point_midspan`). For each task of the budget benchmark and
 each seed, one range test alone (``then="stop"``, the 1x batches), replayed through the core's
-``RangeTest`` with each reading, so each gets the range test's own judgement (a curve with no
-descent that blew up is read with ``blow_up``). Each reading is moved as the callback moves it
+``RangeTest`` with each reading, so each gets the range test's own judgement (a noisy curve
+with no descent that blew up is read with ``blow_up``). Each reading is moved as the callback moves it
 for every budget cell (the budget factor of the task's optimizer, and the level for ``midspan``'s
 readings of the non-Adam ones), and its regret read off the cell's grid in ``budgets.json`` by
 interpolation, on the final loss and on the best check; no fit is run at the longer budgets. A
@@ -58,7 +58,7 @@ READINGS = {"midspan": "midspan", "stop_point": stop_point_midspan}
 
 def read(curve: dict, rule) -> tuple[float | None, bool]:
     """The suggestion a range test with ``rule`` hands for a recorded curve, and whether ``rule``
-    read it (not the ``blow_up`` reading of a curve with no descent)."""
+    read it (not the ``blow_up`` reading of a trained model's curve)."""
     test = RangeTest(suggestion=rule)
     for loss in curve["losses"]:
         if test.record(loss):
