@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pl_lrfind.core import RangeTest
 from pl_lrfind.core.budget import budget_exponent_for, budget_factor, budget_level_for
 from pl_lrfind.core.curve import Curve
 from pl_lrfind.core.rules import half_descent_rate
@@ -40,6 +39,7 @@ from .cli import write_json
 from .oracle import RESULTS, regret_on_grid
 from .pool import run_jobs
 from .report import SPREAD_TARGET, finite_mean
+from .settings import replayed
 from .tasks import ALL_TASKS, adam_like
 
 ANCHORS_JSON = RESULTS / "anchors.json"
@@ -59,13 +59,7 @@ READINGS = {"midspan": "midspan", "stop_point": stop_point_midspan}
 def read(curve: dict, rule) -> tuple[float | None, bool]:
     """The suggestion a range test with ``rule`` hands for a recorded curve, and whether ``rule``
     read it (not the ``blow_up`` reading of a trained model's curve)."""
-    test = RangeTest(suggestion=rule)
-    for loss in curve["losses"]:
-        if test.record(loss):
-            break
-    else:
-        test.stop(curve["stop_reason"])
-    result = test.result()
+    result = replayed(curve["losses"], curve["stop_reason"], suggestion=rule)
     return result.suggestion, result.rule != "blow_up"
 
 

@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from pl_lrfind.core import DEFAULT_RULE, RangeTest
+from pl_lrfind.core import DEFAULT_RULE, LRFindResult, RangeTest
 
 from .cli import parse_args, write_json
 from .noise import suggestion_stats
@@ -28,15 +28,23 @@ THRESHOLDS = (2.0, 3.0, 4.0, 6.0)
 NO_STOP = 1e12
 
 
-def replay(losses: list[float], beta: float, threshold: float) -> float | None:
-    """The default rule's suggestion had the test run with these settings on these losses."""
-    test = RangeTest(beta=beta, divergence_threshold=threshold)
+def replayed(losses: list[float], stop_reason: str = "non_finite_loss", **settings) -> LRFindResult:
+    """The result a range test with ``settings`` would have given on these recorded losses; one
+    they run out on before it stops ends with ``stop_reason`` (by default as an unstopped run
+    ended: on a NaN the replay never sees)."""
+    test = RangeTest(**settings)
     for loss in losses:
         if test.record(loss):
             break
     else:
-        test.stop("non_finite_loss")  # the unstopped run ended on a NaN the replay never sees
-    return test.result().suggestions[DEFAULT_RULE]  # not `suggestion`: a no-descent curve hands `blow_up`'s
+        test.stop(stop_reason)
+    return test.result()
+
+
+def replay(losses: list[float], beta: float, threshold: float) -> float | None:
+    """The default rule's suggestion had the test run with these settings on these losses."""
+    result = replayed(losses, beta=beta, divergence_threshold=threshold)
+    return result.suggestions[DEFAULT_RULE]  # not `suggestion`: a no-descent curve hands `blow_up`'s
 
 
 def stop_free_losses(tasks, seeds) -> dict[str, list[list[float]]]:
