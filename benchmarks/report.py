@@ -21,6 +21,7 @@ from .budgets import BUDGETS_JSON, LEVEL_PREFIX, level_key
 from .calibrate import CALIBRATE_JSON
 from .compare import COMPARE_JSON, RECIPES
 from .cost import COST_GPU_JSON, COST_JSON, DESCRIPTIONS
+from .headroom import headroom_table
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON, regret_on_grid
 from .second_stage import SECOND_STAGE_JSON
@@ -919,6 +920,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
     tables["{budget_recipes}"] = "\n".join(budget_recipes_table(budgets)) if budgets else "(not measured)"
     tables["{budget_targets}"] = "\n".join(budget_targets_table(budgets)) if budgets else "(not measured)"
+    tables["{headroom}"] = "\n".join(headroom_table(budgets)) if budgets else "(not measured)"
     tables["{level_candidates}"] = "\n".join(level_candidates_table(budgets)) if budgets else "(not measured)"
     tables["{exponent_picks}"] = "\n".join(exponent_picks_table(budgets)) if budgets else "(not measured)"
     tables["{exponent_picks_best}"] = (

@@ -220,3 +220,34 @@ def test_the_anchor_benchmark_reads_each_curve_as_the_range_test_judges_it():
     flat_then_up = 1.0 + np.where(z > -1.0, (z + 1.0) ** 2 * 5, 0.0)  # no descent, then a blow-up
     lr, by_rule = read({"losses": list(flat_then_up), "stop_reason": "diverged"}, stop_point_midspan)
     assert not by_rule and lr is not None  # the blow_up reading, whichever rule was asked for
+
+
+def test_the_headroom_takes_one_shift_per_group_and_leaves_the_seed_spread_alone():
+    from benchmarks.headroom import headroom, left_over
+
+    def cell(best: float, handed: list[float]) -> dict:
+        lrs = np.round(np.arange(-3.0, 0.01, 0.25), 2)  # regret (log10 lr - best)**2 at the grid's points
+        return {
+            "log10_lr": lrs.tolist(),
+            "mean_loss": (1 + (lrs - best) ** 2).tolist(),
+            "best_mean_loss": 1.0,
+            "ours": {"lr": [10.0**x for x in handed]},
+        }
+
+    budgets = {
+        "budgets": {
+            "1": {"digits_mlp_adam": cell(-2.0, [-1.5] * 3), "digits_mlp_sgd": cell(-1.0, [-1.25, -1.0, -0.75])},
+            "4": {"digits_mlp_adam": cell(-2.5, [-1.5] * 3), "digits_mlp_sgd": cell(-1.5, [-1.5] * 3)},
+        }
+    }
+    spread = (0.0625 + 0 + 0.0625) / 3  # the SGD 1x seeds, a quarter decade either side of the best
+    found = headroom(budgets)
+    assert found["as handed"]["mean"] == pytest.approx((0.25 + spread + 1.0 + 0) / 4)
+    assert found["as handed"]["over_target"] == 2
+    per_task = left_over(budgets, lambda c: c[0])
+    # Half a decade high at 1x, a decade at 4x: one shift for both leaves a quarter decade each.
+    assert per_task[("digits_mlp_adam", "1")] == pytest.approx((0.0625, -0.75))
+    assert per_task[("digits_mlp_adam", "4")] == pytest.approx((0.0625, -0.75))
+    assert per_task[("digits_mlp_sgd", "1")] == pytest.approx((spread, 0.0))
+    assert found["per cell"]["mean"] == pytest.approx(spread / 4)  # no shift takes out a spread
+    assert found["per cell"]["worst_cell"] == "digits_mlp_sgd 1x" and found["per cell"]["over_target"] == 0
