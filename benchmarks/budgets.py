@@ -134,15 +134,17 @@ def _runs(rates: list, fits: list[dict]) -> dict:
     }
 
 
-def widen_below(cell: dict, task: str, budget: int, lowest: float, seeds) -> None:
-    """Add grid points in quarter decades below the cell's grid down to ``lowest``, in place.
+def widen(cell: dict, task: str, budget: int, edge: float, seeds) -> None:
+    """Add grid points in quarter decades beyond the cell's grid out to ``edge`` (below it or above), in place.
 
     Scaling the rate by the fit's length moves some seeds' rates below a grid that reaches a
-    decade under the 1x optimum; their regret is then not measured (``budget_rule``).
+    decade under the 1x optimum, and a task whose grid is centred on a guess can read above it;
+    their regret is then not measured (``budget_rule``, ``headroom``).
     """
-    start = min(cell["log10_lr"]) - STEP
-    exponents = [float(e) for e in np.round(np.arange(start, lowest - 1e-9, -STEP), 2)]
-    if not exponents:
+    lrs = cell["log10_lr"]
+    start, step = (min(lrs) - STEP, -STEP) if edge < min(lrs) else (max(lrs) + STEP, STEP)
+    exponents = [float(e) for e in np.round(np.arange(start, edge + step / 2, step), 2)]
+    if min(lrs) <= edge <= max(lrs) or not exponents:
         return
     extra = _grid(task, budget, exponents, seeds)
     for key, summary in (("val_loss", cell), ("best_val_loss", cell["best_epoch"])):
@@ -197,12 +199,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--widen-below", type=float, metavar="D", help="extend the cells' grids down to D decades below their centre"
     )
+    parser.add_argument(
+        "--widen-above", type=float, metavar="D", help="extend the cells' grids up to D decades above their centre"
+    )
     args = parser.parse_args(argv)
     oracle = json.loads(args.oracle.read_text())["tasks"]
     out = json.loads(args.out.read_text()) if args.out.exists() else {"budgets": {}}
     cells = out["budgets"].setdefault(str(args.budget), {})
     keeps_cells = args.ours_only or args.as_read or args.rule or args.recipe
-    keeps_cells = keeps_cells or args.exponent is not None or args.widen_below is not None or args.level is not None
+    widens = args.widen_below is not None or args.widen_above is not None
+    if args.widen_below is not None and args.widen_above is not None:
+        parser.error("widen one side at a time: --widen-below or --widen-above")
+    keeps_cells = keeps_cells or args.exponent is not None or widens or args.level is not None
     if args.level is not None and any(adam_like(task) for task in args.tasks):
         parser.error("--level is measured on the tasks whose optimizer is not Adam-like only")
     missing = [task for task in args.tasks if task not in cells]
@@ -211,9 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     for task in args.tasks:
         started = time.perf_counter()
         centre = centre_of(task, oracle, out["budgets"].get("1", {}))
-        if args.widen_below is not None:
-            widen_below(cells[task], task, args.budget, centre - args.widen_below, range(args.grid_seeds))
-            print(f"{task:34s} {args.budget}x: grid from 1e{min(cells[task]['log10_lr']):+.2f}", flush=True)
+        if widens:
+            edge = centre - args.widen_below if args.widen_below is not None else centre + args.widen_above
+            widen(cells[task], task, args.budget, edge, range(args.grid_seeds))
+            lrs = cells[task]["log10_lr"]
+            print(f"{task:34s} {args.budget}x: grid 1e{min(lrs):+.2f} to 1e{max(lrs):+.2f}", flush=True)
             continue
         if args.rule is not None:
             cells[task][f"rule_{args.rule}"] = rule_end_to_end(task, args.budget, range(args.seeds), args.rule)

@@ -64,10 +64,17 @@ def cell_regret(grid: dict, rates: np.ndarray, shift: float) -> float:
     return float(np.mean(regrets)) if all(math.isfinite(r) for r in regrets) else math.inf
 
 
+def measured_cells(budgets: dict) -> dict[Cell, dict]:
+    """The cells whose handed rates all lie on their grid: the others' regret is not measured."""
+    rates = handed_rates(budgets)
+    cells = {(task, budget): cell for budget, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+    return {key: cell for key, cell in cells.items() if math.isfinite(cell_regret(cell, rates[key], 0.0))}
+
+
 def left_over(budgets: dict, group_of: Callable[[Cell], object] | None) -> dict[Cell, tuple[float, float]]:
-    """Each cell's regret and shift after the best shift for its group (lowest mean over the group);
-    no shift at all when ``group_of`` is None."""
-    grids = {(task, budget): cell for budget, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
+    """Each measured cell's regret and shift after the best shift for its group (lowest mean over the
+    group); no shift at all when ``group_of`` is None."""
+    grids = measured_cells(budgets)
     rates = handed_rates(budgets)
     groups: dict[object, list[Cell]] = {}
     if group_of is None:
@@ -101,6 +108,9 @@ def headroom(budgets: dict) -> dict[str, dict]:
 
 
 def headroom_table(budgets: dict) -> list[str]:
+    """The table, with a line naming the cells left out because a handed rate lies off its grid."""
+    all_cells = {f"{task} {budget}x" for budget, tasks in budgets["budgets"].items() for task in tasks}
+    off = sorted(all_cells - {f"{task} {budget}x" for task, budget in measured_cells(budgets)})
     lines = [
         "| shift chosen | what it stands for | mean regret | worst cell | cells over 5 % |",
         "|---|---|---:|---:|---:|",
@@ -108,6 +118,8 @@ def headroom_table(budgets: dict) -> list[str]:
     for name, row in headroom(budgets).items():
         mean, worst = f"{100 * row['mean']:+.1f} %", f"{100 * row['worst']:+.1f} % ({row['worst_cell']})"
         lines.append(f"| {name} | {row['meaning']} | {mean} | {worst} | {row['over_target']} of {row['cells']} |")
+    if off:
+        lines += ["", f"Left out, a handed rate off the cell's grid: {', '.join(off)}."]
     return lines
 
 

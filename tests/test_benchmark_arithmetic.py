@@ -251,3 +251,14 @@ def test_the_headroom_takes_one_shift_per_group_and_leaves_the_seed_spread_alone
     assert per_task[("digits_mlp_sgd", "1")] == pytest.approx((spread, 0.0))
     assert found["per cell"]["mean"] == pytest.approx(spread / 4)  # no shift takes out a spread
     assert found["per cell"]["worst_cell"] == "digits_mlp_sgd 1x" and found["per cell"]["over_target"] == 0
+
+
+def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
+    from benchmarks.headroom import headroom, headroom_table
+
+    lrs = [-2.0, -1.75, -1.5]
+    on = {"log10_lr": lrs, "mean_loss": [1.2, 1.0, 1.1], "best_mean_loss": 1.0, "ours": {"lr": [10**-1.75] * 2}}
+    off = {**on, "ours": {"lr": [10**-1.75, 10**-2.5]}}  # one seed below the grid
+    budgets = {"budgets": {"1": {"digits_mlp_adam": on, "digits_mlp_sgd": off}}}
+    assert all(row["cells"] == 1 and row["mean"] == 0.0 for row in headroom(budgets).values())
+    assert headroom_table(budgets)[-1] == "Left out, a handed rate off the cell's grid: digits_mlp_sgd 1x."

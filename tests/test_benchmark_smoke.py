@@ -88,6 +88,10 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     assert min(wider["log10_lr"]) < lowest and min(wider["log10_lr"]) <= centre - 1.5 + 1e-9
     assert wider["ours"] == cell["ours"] and set(cell["log10_lr"]) < set(wider["log10_lr"])
     assert wider["best_mean_loss"] == min(wider["mean_loss"])
+    above = max(wider["log10_lr"]) - centre + 0.25  # one more point above the grid
+    budgets.main(widen[:-4] + ["--widen-above", f"{above:.2f}", "--out", str(out)])
+    higher = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]["log10_lr"]
+    assert sorted(set(higher) - set(wider["log10_lr"])) == [pytest.approx(max(wider["log10_lr"]) + 0.25)]
 
     budgets.main(["--budget", "2", "--tasks", SMOKE_TASK, "--seeds", "1", "--rule", "minimum", "--out", str(out)])
     ruled = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
