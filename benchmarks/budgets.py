@@ -11,8 +11,9 @@ Besides the seven calibration tasks it runs the regimes they do not cover
 (``tasks.REGIME_TASKS``): fresh data at every step, where a longer fit adds samples rather
 than passes, and two fine-tuning tasks on networks the benchmark pretrains itself (cached
 under ``benchmarks/.cache``, or ``$BENCH_CACHE``); and calibration networks with another optimizer
-(``tasks.SWAPPED_OPTIMIZER_TASKS``, ``RULE_CHECK_TASKS``, ``LEVEL_CHECK_TASKS``), each run first
-to test the rule by optimizer as it stood. Every fit also checks the validation loss
+(``tasks.SWAPPED_OPTIMIZER_TASKS``, ``RULE_CHECK_TASKS``, ``LEVEL_CHECK_TASKS``,
+``REFIT_CHECK_TASKS``, ``CURVE_LEVEL_CHECK_TASKS``), each run first to test the rule by optimizer
+as it stood. Every fit also checks the validation loss
 once per 1x epoch; regret is reported on the final loss and on the best check (what a user with
 ``ModelCheckpoint(monitor="val_loss")`` keeps).
 

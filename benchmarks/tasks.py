@@ -531,6 +531,14 @@ REFIT_CHECK_TASKS: dict[str, Task] = _by_name(
     _swap_optimizer("classes_dropout_rmsprop", "classes_dropout_sgd", _rmsprop, guess=-2.25),
     _swap_optimizer("friedman_fresh_mlp_sgd", "friedman_fresh_mlp_adamw", _sgd(), guess=-0.75),
 )
+# Run only after two candidates for that level were written down (10**0.4, and a level read off
+# the curve's descent against its noise), as their test: SGD on the transformer (no other
+# optimizer than AdamW had met it), RMSprop on the Friedman regression and on the small-batch task.
+CURVE_LEVEL_CHECK_TASKS: dict[str, Task] = _by_name(
+    _swap_optimizer("tokens_transformer_sgd", "tokens_transformer_adamw", _sgd(), guess=-1.0),
+    _swap_optimizer("friedman_mlp_rmsprop", "friedman_mlp_adamw", _rmsprop, guess=-2.5),
+    _swap_optimizer("cancer_batch8_rmsprop", "cancer_batch8_adam", _rmsprop, guess=-3.0),
+)
 ALL_TASKS: dict[str, Task] = {
     **TASKS,
     **REGIME_TASKS,
@@ -538,6 +546,7 @@ ALL_TASKS: dict[str, Task] = {
     **RULE_CHECK_TASKS,
     **LEVEL_CHECK_TASKS,
     **REFIT_CHECK_TASKS,
+    **CURVE_LEVEL_CHECK_TASKS,
 }
 
 

@@ -170,6 +170,7 @@ def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
     rest = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
     rest |= {"friedman_mlp_sgd", "digits_mlp_rmsprop", "cancer_batch8_sgd", "digits_gru_sgd", "digits_cnn_rmsprop"}
     rest |= {"digits_gru_rmsprop", "classes_dropout_rmsprop", "friedman_fresh_mlp_sgd"}
+    rest |= {"tokens_transformer_sgd", "friedman_mlp_rmsprop", "cancer_batch8_rmsprop"}
     assert {task for task in ALL_TASKS if not adam_like(task)} == rest
 
 
@@ -262,3 +263,18 @@ def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
     budgets = {"budgets": {"1": {"digits_mlp_adam": on, "digits_mlp_sgd": off}}}
     assert all(row["cells"] == 1 and row["mean"] == 0.0 for row in headroom(budgets).values())
     assert headroom_table(budgets)[-1] == "Left out, a handed rate off the cell's grid: digits_mlp_sgd 1x."
+
+
+def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_noise():
+    from benchmarks.level_check import curve_level, descent_to_noise
+    from pl_lrfind.core import Curve
+
+    lrs = np.logspace(-6, 0, 100)
+    noise = 0.01 * np.random.default_rng(0).standard_normal(100)
+    shape = np.clip((np.log10(lrs) + 4) / 2, 0, 1)  # falls from 1e-4 to 1e-2, then flat
+    shallow, deep = (Curve.from_raw(lrs, 1.0 - depth * shape + noise) for depth in (0.03, 0.3))
+    assert 2 < descent_to_noise(shallow) < 5 and 25 < descent_to_noise(deep) < 50  # about 3 and 30
+    assert curve_level(shallow) / curve_level(deep) == pytest.approx(
+        (descent_to_noise(deep) / descent_to_noise(shallow)) ** 0.45
+    )
+    assert curve_level(deep) < 10**0.3 < curve_level(shallow)
