@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def widen(cell: dict, task: str, budget: int, edge: float, seeds) -> None:
     """
     lrs = cell["log10_lr"]
     start, step = (min(lrs) - STEP, -STEP) if edge < min(lrs) else (max(lrs) + STEP, STEP)
-    exponents = [float(e) for e in np.round(np.arange(start, edge + step / 2, step), 2)]
+    exponents = [float(e) for e in np.round(np.arange(start, edge + math.copysign(1e-9, step), step), 2)]
     if min(lrs) <= edge <= max(lrs) or not exponents:
         return
     extra = _grid(task, budget, exponents, seeds)

@@ -111,6 +111,8 @@ def headroom_table(budgets: dict) -> list[str]:
     """The table, with a line naming the cells left out because a handed rate lies off its grid."""
     all_cells = {f"{task} {budget}x" for budget, tasks in budgets["budgets"].items() for task in tasks}
     off = sorted(all_cells - {f"{task} {budget}x" for task, budget in measured_cells(budgets)})
+    if len(off) == len(all_cells):
+        return ["(no cell measured: every cell has a handed rate off its grid)"]
     lines = [
         "| shift chosen | what it stands for | mean regret | worst cell | cells over 5 % |",
         "|---|---|---:|---:|---:|",

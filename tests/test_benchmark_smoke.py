@@ -90,8 +90,14 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     assert wider["best_mean_loss"] == min(wider["mean_loss"])
     above = max(wider["log10_lr"]) - centre + 0.25  # one more point above the grid
     budgets.main(widen[:-4] + ["--widen-above", f"{above:.2f}", "--out", str(out)])
-    higher = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]["log10_lr"]
-    assert sorted(set(higher) - set(wider["log10_lr"])) == [pytest.approx(max(wider["log10_lr"]) + 0.25)]
+    higher = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
+    assert sorted(set(higher["log10_lr"]) - set(wider["log10_lr"])) == [pytest.approx(max(wider["log10_lr"]) + 0.25)]
+    assert len(higher["mean_loss"]) == len(higher["log10_lr"])
+    assert (
+        len(higher["best_epoch"]["log10_lr"]) == len(wider["best_epoch"]["log10_lr"]) + 1
+    )  # the best check's grid too
+    with pytest.raises(SystemExit):  # one side at a time
+        budgets.main(widen + ["--widen-above", "1"])
 
     budgets.main(["--budget", "2", "--tasks", SMOKE_TASK, "--seeds", "1", "--rule", "minimum", "--out", str(out)])
     ruled = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
