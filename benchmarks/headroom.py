@@ -34,7 +34,7 @@ CELL_TARGET = 0.05
 
 Cell = tuple[str, str]  # (task, budget multiple as in budgets.json: "1", "4", "16")
 GROUPINGS: dict[str, tuple[str, Callable[[Cell], object] | None]] = {
-    "as handed": ("the default end to end, no shift", None),
+    "as handed": ("the rates the default handed, unshifted", None),
     "per optimizer family and budget": (
         "about the most that other levels and exponents by optimizer family could win",
         lambda cell: (adam_like(cell[0]), cell[1]),
@@ -76,9 +76,9 @@ def left_over(budgets: dict, group_of: Callable[[Cell], object] | None) -> dict[
     group); no shift at all when ``group_of`` is None."""
     grids = measured_cells(budgets)
     rates = handed_rates(budgets)
-    groups: dict[object, list[Cell]] = {}
     if group_of is None:
         return {cell: (cell_regret(grids[cell], rates[cell], 0.0), 0.0) for cell in grids}
+    groups: dict[object, list[Cell]] = {}
     for cell in grids:
         groups.setdefault(group_of(cell), []).append(cell)
     out = {}

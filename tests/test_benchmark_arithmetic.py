@@ -274,6 +274,5 @@ def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_nois
     shape = np.clip((np.log10(lrs) + 4) / 2, 0, 1)  # falls from 1e-4 to 1e-2, then flat
     shallow, deep = (Curve.from_raw(lrs, 1.0 - depth * shape + noise) for depth in (0.03, 0.3))
     assert 2 < descent_to_noise(shallow) < 5 and 25 < descent_to_noise(deep) < 50  # about 3 and 30
-    assert (
-        curve_level(deep) < 10**0.3 < curve_level(shallow)
-    )  # a clean descent gets less than the default, a noisy one more
+    # A clean descent gets less than the default level, a noisy one more.
+    assert curve_level(deep) < 10**0.3 < curve_level(shallow)

@@ -93,9 +93,7 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     higher = json.loads(out.read_text())["budgets"]["2"][SMOKE_TASK]
     assert sorted(set(higher["log10_lr"]) - set(wider["log10_lr"])) == [pytest.approx(max(wider["log10_lr"]) + 0.25)]
     assert len(higher["mean_loss"]) == len(higher["log10_lr"])
-    assert (
-        len(higher["best_epoch"]["log10_lr"]) == len(wider["best_epoch"]["log10_lr"]) + 1
-    )  # the best check's grid too
+    assert len(higher["best_epoch"]["log10_lr"]) == len(wider["best_epoch"]["log10_lr"]) + 1  # the best check's too
     with pytest.raises(SystemExit):  # one side at a time
         budgets.main(widen + ["--widen-above", "1"])
 
