@@ -64,36 +64,51 @@ def cell_regret(grid: dict, rates: np.ndarray, shift: float) -> float:
     return float(np.mean(regrets)) if all(math.isfinite(r) for r in regrets) else math.inf
 
 
-def measured_cells(budgets: dict) -> dict[Cell, dict]:
+def regrets_by_shift(budgets: dict) -> dict[Cell, np.ndarray]:
+    """Every cell's :func:`cell_regret` at each of :data:`SHIFTS`, computed once for every grouping."""
+    rates = handed_rates(budgets)
+    return {
+        (task, budget): np.array([cell_regret(cell, rates[task, budget], shift) for shift in SHIFTS])
+        for budget, tasks in budgets["budgets"].items()
+        for task, cell in tasks.items()
+    }
+
+
+UNSHIFTED = int(np.flatnonzero(SHIFTS == 0.0)[0])
+"""The column of :func:`regrets_by_shift` that is the rates as handed."""
+
+
+def measured(by_shift: dict[Cell, np.ndarray]) -> list[Cell]:
     """The cells whose handed rates all lie on their grid: the others' regret is not measured."""
-    rates = handed_rates(budgets)
-    cells = {(task, budget): cell for budget, tasks in budgets["budgets"].items() for task, cell in tasks.items()}
-    return {key: cell for key, cell in cells.items() if math.isfinite(cell_regret(cell, rates[key], 0.0))}
+    return [cell for cell, row in by_shift.items() if math.isfinite(row[UNSHIFTED])]
 
 
-def left_over(budgets: dict, group_of: Callable[[Cell], object] | None) -> dict[Cell, tuple[float, float]]:
+def left_over(
+    budgets: dict, group_of: Callable[[Cell], object] | None, by_shift: dict[Cell, np.ndarray] | None = None
+) -> dict[Cell, tuple[float, float]]:
     """Each measured cell's regret and shift after the best shift for its group (lowest mean over the
-    group); no shift at all when ``group_of`` is None."""
-    grids = measured_cells(budgets)
-    rates = handed_rates(budgets)
+    group); no shift at all when ``group_of`` is None. ``by_shift``: :func:`regrets_by_shift`'s, if
+    already computed."""
+    by_shift = regrets_by_shift(budgets) if by_shift is None else by_shift
+    cells = measured(by_shift)
     if group_of is None:
-        return {cell: (cell_regret(grids[cell], rates[cell], 0.0), 0.0) for cell in grids}
+        return {cell: (float(by_shift[cell][UNSHIFTED]), 0.0) for cell in cells}
     groups: dict[object, list[Cell]] = {}
-    for cell in grids:
+    for cell in cells:
         groups.setdefault(group_of(cell), []).append(cell)
     out = {}
     for members in groups.values():
-        table = np.array([[cell_regret(grids[c], rates[c], s) for s in SHIFTS] for c in members])
-        column = int(np.argmin(table.mean(axis=0)))
-        out.update({c: (float(table[i, column]), float(SHIFTS[column])) for i, c in enumerate(members)})
+        column = int(np.argmin(np.mean([by_shift[cell] for cell in members], axis=0)))
+        out.update({cell: (float(by_shift[cell][column]), float(SHIFTS[column])) for cell in members})
     return out
 
 
-def headroom(budgets: dict) -> dict[str, dict]:
+def headroom(budgets: dict, by_shift: dict[Cell, np.ndarray] | None = None) -> dict[str, dict]:
     """For each grouping: mean and worst cell regret left, the worst cell, and cells over the target."""
+    by_shift = regrets_by_shift(budgets) if by_shift is None else by_shift
     found = {}
     for name, (meaning, group_of) in GROUPINGS.items():
-        cells = left_over(budgets, group_of)
+        cells = left_over(budgets, group_of, by_shift)
         regrets = {f"{task} {budget}x": regret for (task, budget), (regret, _) in cells.items()}
         worst = max(regrets, key=regrets.get)
         found[name] = dict(
@@ -109,15 +124,15 @@ def headroom(budgets: dict) -> dict[str, dict]:
 
 def headroom_table(budgets: dict) -> list[str]:
     """The table, with a line naming the cells left out because a handed rate lies off its grid."""
-    all_cells = {f"{task} {budget}x" for budget, tasks in budgets["budgets"].items() for task in tasks}
-    off = sorted(all_cells - {f"{task} {budget}x" for task, budget in measured_cells(budgets)})
-    if len(off) == len(all_cells):
+    by_shift = regrets_by_shift(budgets)
+    off = sorted(f"{task} {budget}x" for task, budget in set(by_shift) - set(measured(by_shift)))
+    if len(off) == len(by_shift):
         return ["(no cell measured: every cell has a handed rate off its grid)"]
     lines = [
         "| shift chosen | what it stands for | mean regret | worst cell | cells over 5 % |",
         "|---|---|---:|---:|---:|",
     ]
-    for name, row in headroom(budgets).items():
+    for name, row in headroom(budgets, by_shift).items():
         mean, worst = f"{100 * row['mean']:+.1f} %", f"{100 * row['worst']:+.1f} % ({row['worst_cell']})"
         lines.append(f"| {name} | {row['meaning']} | {mean} | {worst} | {row['over_target']} of {row['cells']} |")
     if off:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pl_lrfind.core.budget import NON_ADAM_LEVEL
-from pl_lrfind.core.curve import Curve, head_length
+from pl_lrfind.core.curve import Curve
 
 from .anchors import TESTED_ON, cell_regrets, range_test_curves, read
 from .budgets import BUDGETS_JSON
@@ -44,7 +44,7 @@ def descent_to_noise(curve: Curve) -> float:
     the lag-free minimum, over the spread of the raw losses about the lag-free curve up to it."""
     smooth = curve.centered
     lowest = int(np.argmin(smooth))
-    start = float(np.median(curve.losses[: max(3, head_length(len(curve)))]))
+    start = curve.starting_level()
     noise = float(np.std(curve.losses[: lowest + 1] - smooth[: lowest + 1]))
     return max(start - float(smooth[lowest]), 1e-12) / max(noise, 1e-12)
 
@@ -61,18 +61,28 @@ CANDIDATES: dict[str, Callable[[Curve], float]] = {
 }
 
 
-def score(curves: dict[str, list[dict]], budgets: dict, level: Callable[[Curve], float]) -> dict:
+Reading = tuple[float | None, bool, Curve]
+"""A recorded curve as the range test reads it with ``midspan`` (``anchors.read``), and the curve."""
+
+
+def readings_of(curves: dict[str, list[dict]]) -> dict[str, list[Reading]]:
+    """Each task's recorded curves, read once for every candidate."""
+    return {
+        task: [(*read(result, "midspan"), Curve.from_raw(result["lrs"], result["losses"])) for result in found]
+        for task, found in curves.items()
+    }
+
+
+def score(read_curves: dict[str, list[Reading]], budgets: dict, level: Callable[[Curve], float]) -> dict:
     """Per cell, the seeds' mean regret on the final loss with ``level`` for the readings by the rule;
     the mean, the worst cell, and how many seeds' moved rates fell off their cell's grid (left out of
     the cell's mean, as ``anchors`` does: a candidate that moved many there would be flattered)."""
     cells, off_grid = {}, 0
-    for task, found in curves.items():
-        readings = []
-        for result in found:
-            lr, by_rule = read(result, "midspan")
-            curve = Curve.from_raw(result["lrs"], result["losses"])
-            # cell_regrets raises a reading by the rule by NON_ADAM_LEVEL: hand it the candidate's instead.
-            readings.append((lr * level(curve) / NON_ADAM_LEVEL if lr and by_rule else lr, by_rule))
+    for task, found in read_curves.items():
+        # cell_regrets raises a reading by the rule by NON_ADAM_LEVEL: hand it the candidate's instead.
+        readings = [
+            (lr * level(curve) / NON_ADAM_LEVEL if lr and by_rule else lr, by_rule) for lr, by_rule, curve in found
+        ]
         for budget, tasks in budgets.items():
             if task in tasks:
                 regrets = cell_regrets(readings, task, budget, tasks[task], False)
@@ -95,10 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     sets = {"seeds 5-9 of the twelve earlier tasks": (earlier, range(5, 10)), "the new tasks": (new, range(5))}
     out = {"command": "python -m benchmarks.level_check", "sets": {}}
     for name, (tasks, seeds) in sets.items():
-        curves = range_test_curves(tasks, seeds)
+        read_curves = readings_of(range_test_curves(tasks, seeds))
         out["sets"][name] = {"seeds": list(seeds), "candidates": {}}
         for candidate, level in CANDIDATES.items():
-            found = out["sets"][name]["candidates"][candidate] = score(curves, budgets, level)
+            found = out["sets"][name]["candidates"][candidate] = score(read_curves, budgets, level)
             print(
                 f"{name}: {candidate:22s} mean {100 * found['mean']:+.1f} %,"
                 f" worst cell {100 * found['worst']:+.1f} % ({found['worst_cell']}),"

@@ -53,6 +53,11 @@ class Curve:
     def __len__(self) -> int:
         return len(self.lrs)
 
+    def starting_level(self) -> float:
+        """The loss before training moves it: the median raw loss of the head (at least three
+        points), which one noisy first batch does not set."""
+        return float(np.median(self.losses[: max(3, head_length(len(self)))]))
+
     def trimmed_ema(self) -> tuple[np.ndarray, np.ndarray]:
         """The EMA curve without its head and its last :data:`TAIL_POINTS`, as fastai reads it."""
         n = len(self)

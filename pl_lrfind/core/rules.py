@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .curve import MIN_POINTS, Curve, head_length
+from .curve import MIN_POINTS, Curve
 from .stop import has_diverged
 
 
@@ -81,7 +81,7 @@ def half_descent_rate(curve: Curve) -> float:
     level to its minimum: ``midspan``'s first anchor."""
     lrs, smooth = curve.lrs, curve.centered
     lowest = int(np.argmin(smooth))
-    start = float(np.median(curve.losses[: max(3, head_length(len(curve)))]))
+    start = curve.starting_level()
     half_way_down = start - 0.5 * (start - smooth[lowest])
     above = np.flatnonzero(smooth[: lowest + 1] > half_way_down)
     # On a curve with no descent this is the first point or a noise dip; the diagnosis says
