@@ -6,7 +6,14 @@ divisor, level or budget exponent, or one that depended on anything fixed within
 For a grouping of the cells (by optimizer family and budget, by task, by cell), this finds the
 shift that loses least on each group's grids (interpolated, mean regret of the five seeds) and
 reports what is left. Split by cell, what is left is the cost of the seeds' spread alone: no
-constant, however well chosen per cell, gets under it without a steadier reading.
+constant, however well chosen per cell, gets under it without a steadier reading. One grouping
+gives each task two constants instead of one, an offset and a slope per fourfold length: a power
+of the fit's length that is the task's own.
+
+Every grouping is scored twice: on the rates as handed, and as if the reading had no seed spread,
+each seed of a cell at the geometric mean of the cell's handed rates (:func:`steadied`). The
+constants are fitted on the very cells they are scored on, so each row is a floor: no rule that
+moves the reading by what it knows of a group does better there, however it was found.
 
     python -m benchmarks.headroom     # reads results/budgets.json; prints the table (seconds)
 """
@@ -14,10 +21,12 @@ constant, however well chosen per cell, gets under it without a steadier reading
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,22 +38,38 @@ SHIFTS = np.round(np.arange(-1.5, 1.5 + 1e-9, 0.01), 2)
 """The shifts tried, in decades: a hundredth of a decade apart, up to 1.5 either way (the cells'
 grids reach a decade or more either side of their 1x optimum; a shift that moves any seed off
 its cell's grid is not measured and not taken)."""
+SLOPES = np.round(np.arange(-1.0, 1.0 + 1e-9, 0.01), 2)
+"""The slopes tried for a task's own power of the length, in decades per fourfold length: in
+``budgets.json`` the best peaks move by up to 1.5 decades from 1x to 16x, two fourfold steps."""
 CELL_TARGET = 0.05
 """The issue's target for every cell's regret, counted in the table."""
 
 Cell = tuple[str, str]  # (task, budget multiple as in budgets.json: "1", "4", "16")
-GROUPINGS: dict[str, tuple[str, Callable[[Cell], object] | None]] = {
-    "as handed": ("the rates the default handed, unshifted", None),
-    "per optimizer family and budget": (
+
+
+class Grouping(NamedTuple):
+    meaning: str
+    group_of: Callable[[Cell], object] | None  # None: no shift at all
+    sloped: bool = False  # a slope per fourfold length besides the group's shift
+
+
+GROUPINGS: dict[str, Grouping] = {
+    "as handed": Grouping("the rates the default handed, unshifted", None),
+    "per optimizer family and budget": Grouping(
         "about the most that other levels and exponents by optimizer family could win",
         lambda cell: (adam_like(cell[0]), cell[1]),
     ),
-    "per task": ("a reading that knew each task's offset, moved with the length as now", lambda cell: cell[0]),
-    "per task, 1x and longer apart": (
+    "per task": Grouping("a reading that knew each task's offset, moved with the length as now", lambda cell: cell[0]),
+    "per task, 1x and longer apart": Grouping(
         "the same, with the task's longer fits shifted by a second constant",
         lambda cell: (cell[0], cell[1] == "1"),
     ),
-    "per cell": ("the seed spread alone: the best constant for every cell", lambda cell: cell),
+    "per task, with its own power of the length": Grouping(
+        "the same, with the task's own slope per fourfold length as the second constant",
+        lambda cell: cell[0],
+        sloped=True,
+    ),
+    "per cell": Grouping("the seed spread alone: the best constant for every cell", lambda cell: cell),
 }
 
 
@@ -55,6 +80,17 @@ def handed_rates(budgets: dict) -> dict[Cell, np.ndarray]:
         for budget, tasks in budgets["budgets"].items()
         for task, cell in tasks.items()
     }
+
+
+def steadied(budgets: dict) -> dict:
+    """``budgets`` with every seed's handed rate replaced by the geometric mean of its cell's: a
+    reading with no seed spread that hands each cell its seeds' typical rate."""
+    steady = copy.deepcopy(budgets)
+    for tasks in steady["budgets"].values():
+        for cell in tasks.values():
+            rates = np.log10(np.array(cell["ours"]["lr"], dtype=float))
+            cell["ours"]["lr"] = [float(10 ** rates.mean())] * len(rates)
+    return steady
 
 
 def cell_regret(grid: dict, rates: np.ndarray, shift: float) -> float:
@@ -83,12 +119,38 @@ def measured(by_shift: dict[Cell, np.ndarray]) -> list[Cell]:
     return [cell for cell, row in by_shift.items() if math.isfinite(row[UNSHIFTED])]
 
 
+def fourfold_lengths(cells: list[Cell]) -> np.ndarray:
+    """Each cell's length in fourfold steps from 1x: 0, 1 and 2 for 1x, 4x and 16x."""
+    return np.array([math.log(int(budget), 4) for _, budget in cells])
+
+
+def best_columns(rows: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+    """The column of :data:`SHIFTS` for each of a group's rows (cells x shifts) that loses least on
+    the group's mean: one shared column, or, given each cell's :func:`fourfold_lengths`, a shared
+    column moved by one of :data:`SLOPES` per fourfold step."""
+    width = rows.shape[1]
+    best_mean, best = math.inf, np.full(len(rows), UNSHIFTED)
+    for slope in SLOPES if lengths is not None else (0.0,):
+        steps = np.zeros(len(rows), dtype=int) if lengths is None else np.round(100 * slope * lengths).astype(int)
+        columns = np.arange(width)[None, :] + steps[:, None]  # cells x the shared column
+        inside = (columns >= 0) & (columns < width)
+        regrets = np.where(inside, np.take_along_axis(rows, columns.clip(0, width - 1), axis=1), math.inf)
+        means = regrets.mean(axis=0)
+        shared = int(np.argmin(means))
+        if means[shared] < best_mean:
+            best_mean, best = means[shared], columns[:, shared]
+    return best
+
+
 def left_over(
-    budgets: dict, group_of: Callable[[Cell], object] | None, by_shift: dict[Cell, np.ndarray] | None = None
+    budgets: dict,
+    group_of: Callable[[Cell], object] | None,
+    by_shift: dict[Cell, np.ndarray] | None = None,
+    sloped: bool = False,
 ) -> dict[Cell, tuple[float, float]]:
     """Each measured cell's regret and shift after the best shift for its group (lowest mean over the
-    group); no shift at all when ``group_of`` is None. ``by_shift``: :func:`regrets_by_shift`'s, if
-    already computed."""
+    group; with ``sloped``, the best shift and slope per fourfold length); no shift at all when
+    ``group_of`` is None. ``by_shift``: :func:`regrets_by_shift`'s, if already computed."""
     by_shift = regrets_by_shift(budgets) if by_shift is None else by_shift
     cells = measured(by_shift)
     if group_of is None:
@@ -98,8 +160,14 @@ def left_over(
         groups.setdefault(group_of(cell), []).append(cell)
     out = {}
     for members in groups.values():
-        column = int(np.argmin(np.mean([by_shift[cell] for cell in members], axis=0)))
-        out.update({cell: (float(by_shift[cell][column]), float(SHIFTS[column])) for cell in members})
+        rows = np.array([by_shift[cell] for cell in members])
+        columns = best_columns(rows, fourfold_lengths(members) if sloped else None)
+        out.update(
+            {
+                cell: (float(row[column]), float(SHIFTS[column]))
+                for cell, row, column in zip(members, rows, columns, strict=True)
+            }
+        )
     return out
 
 
@@ -107,8 +175,8 @@ def headroom(budgets: dict, by_shift: dict[Cell, np.ndarray] | None = None) -> d
     """For each grouping: mean and worst cell regret left, the worst cell, and cells over the target."""
     by_shift = regrets_by_shift(budgets) if by_shift is None else by_shift
     found = {}
-    for name, (meaning, group_of) in GROUPINGS.items():
-        cells = left_over(budgets, group_of, by_shift)
+    for name, (meaning, group_of, sloped) in GROUPINGS.items():
+        cells = left_over(budgets, group_of, by_shift, sloped)
         regrets = {f"{task} {budget}x": regret for (task, budget), (regret, _) in cells.items()}
         worst = max(regrets, key=regrets.get)
         found[name] = dict(
@@ -123,21 +191,30 @@ def headroom(budgets: dict, by_shift: dict[Cell, np.ndarray] | None = None) -> d
 
 
 def headroom_table(budgets: dict) -> list[str]:
-    """The table, with a line naming the cells left out because a handed rate lies off its grid."""
+    """The table, each grouping as handed and with no seed spread (on the cells measured as
+    handed), with a line naming the cells left out because a handed rate lies off its grid."""
     by_shift = regrets_by_shift(budgets)
-    off = sorted(f"{task} {budget}x" for task, budget in set(by_shift) - set(measured(by_shift)))
+    cells = measured(by_shift)
+    off = sorted(f"{task} {budget}x" for task, budget in set(by_shift) - set(cells))
     if len(off) == len(by_shift):
         return ["(no cell measured: every cell has a handed rate off its grid)"]
+    steady_by_shift = regrets_by_shift(steadied(budgets))
+    steady = headroom(budgets, {cell: steady_by_shift[cell] for cell in cells})
     lines = [
-        "| shift chosen | what it stands for | mean regret | worst cell | cells over 5 % |",
-        "|---|---|---:|---:|---:|",
+        "| shift chosen | what it stands for | mean regret | worst cell | cells over 5 % |"
+        " with no seed spread: mean | worst cell | cells over 5 % |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in headroom(budgets, by_shift).items():
-        mean, worst = f"{100 * row['mean']:+.1f} %", f"{100 * row['worst']:+.1f} % ({row['worst_cell']})"
-        lines.append(f"| {name} | {row['meaning']} | {mean} | {worst} | {row['over_target']} of {row['cells']} |")
+        lines.append(f"| {name} | {row['meaning']} | {_summary(row)} | {_summary(steady[name])} |")
     if off:
         lines += ["", f"Left out, a handed rate off the cell's grid: {', '.join(off)}."]
     return lines
+
+
+def _summary(row: dict) -> str:
+    worst = f"{100 * row['worst']:+.1f} % ({row['worst_cell']})"
+    return f"{100 * row['mean']:+.1f} % | {worst} | {row['over_target']} of {row['cells']}"
 
 
 def main(argv: list[str] | None = None) -> None:

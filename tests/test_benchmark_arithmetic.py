@@ -223,18 +223,20 @@ def test_the_anchor_benchmark_reads_each_curve_as_the_range_test_judges_it():
     assert not by_rule and lr is not None  # the blow_up reading, whichever rule was asked for
 
 
+def _headroom_cell(best: float, handed: list[float]) -> dict:
+    lrs = np.round(np.arange(-3.5, 0.01, 0.25), 2)  # regret (log10 lr - best)**2 at the grid's points
+    return {
+        "log10_lr": lrs.tolist(),
+        "mean_loss": (1 + (lrs - best) ** 2).tolist(),
+        "best_mean_loss": 1.0,
+        "ours": {"lr": [10.0**x for x in handed]},
+    }
+
+
 def test_the_headroom_takes_one_shift_per_group_and_leaves_the_seed_spread_alone():
     from benchmarks.headroom import headroom, left_over
 
-    def cell(best: float, handed: list[float]) -> dict:
-        lrs = np.round(np.arange(-3.0, 0.01, 0.25), 2)  # regret (log10 lr - best)**2 at the grid's points
-        return {
-            "log10_lr": lrs.tolist(),
-            "mean_loss": (1 + (lrs - best) ** 2).tolist(),
-            "best_mean_loss": 1.0,
-            "ours": {"lr": [10.0**x for x in handed]},
-        }
-
+    cell = _headroom_cell
     budgets = {
         "budgets": {
             "1": {"digits_mlp_adam": cell(-2.0, [-1.5] * 3), "digits_mlp_sgd": cell(-1.0, [-1.25, -1.0, -0.75])},
@@ -252,6 +254,42 @@ def test_the_headroom_takes_one_shift_per_group_and_leaves_the_seed_spread_alone
     assert per_task[("digits_mlp_sgd", "1")] == pytest.approx((spread, 0.0))
     assert found["per cell"]["mean"] == pytest.approx(spread / 4)  # no shift takes out a spread
     assert found["per cell"]["worst_cell"] == "digits_mlp_sgd 1x" and found["per cell"]["over_target"] == 0
+
+
+def test_the_headroom_gives_a_task_its_own_power_of_the_length_and_a_steady_reading_no_spread():
+    from benchmarks.headroom import headroom, headroom_table, left_over, steadied
+
+    high = [-1.5] * 3  # handed half a decade, a decade and 1.5 decades over the best peak
+    budgets = {
+        "budgets": {
+            "1": {
+                "digits_mlp_adam": _headroom_cell(-2.0, high),
+                "digits_mlp_sgd": _headroom_cell(-1.0, [-1.25, -1.0, -0.75]),
+            },
+            "4": {"digits_mlp_adam": _headroom_cell(-2.5, high)},
+            "16": {"digits_mlp_adam": _headroom_cell(-3.0, high)},
+        }
+    }
+    # One shift for the task leaves half a decade at 1x and 16x; with a slope of its own, nothing.
+    adam = [("digits_mlp_adam", b) for b in ("1", "4", "16")]
+    one_shift = left_over(budgets, lambda c: c[0])
+    assert [one_shift[c][0] for c in adam] == pytest.approx([0.25, 0.0, 0.25])
+    assert [one_shift[c][1] for c in adam] == pytest.approx([-1.0] * 3)
+    sloped = left_over(budgets, lambda c: c[0], sloped=True)
+    assert [sloped[c][0] for c in adam] == pytest.approx([0.0] * 3, abs=1e-12)
+    assert [sloped[c][1] for c in adam] == pytest.approx([-0.5, -1.0, -1.5])
+    spread = (0.0625 + 0 + 0.0625) / 3
+    assert headroom(budgets)["per task, with its own power of the length"]["mean"] == pytest.approx(spread / 4)
+
+    # A steady reading hands every seed the cell's geometric mean: the SGD seeds land on the best peak.
+    steady = steadied(budgets)
+    assert steady["budgets"]["1"]["digits_mlp_sgd"]["ours"]["lr"] == pytest.approx([0.1] * 3)
+    assert budgets["budgets"]["1"]["digits_mlp_sgd"]["ours"]["lr"][0] == pytest.approx(10**-1.25)  # a copy
+    assert headroom(steady)["per cell"]["mean"] == pytest.approx(0.0, abs=1e-12)
+    header, rule, *rows = headroom_table(budgets)
+    assert "with no seed spread" in header and all(row.count("|") == 9 for row in [rule, *rows])
+    per_cell = next(row for row in rows if row.startswith("| per cell |")).split("|")[1:-1]
+    assert [per_cell[2].strip(), per_cell[5].strip()] == ["+1.0 %", "+0.0 %"]  # spread / 4, then none
 
 
 def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
