@@ -286,10 +286,32 @@ def test_the_headroom_gives_a_task_its_own_power_of_the_length_and_a_steady_read
     assert steady["budgets"]["1"]["digits_mlp_sgd"]["ours"]["lr"] == pytest.approx([0.1] * 3)
     assert budgets["budgets"]["1"]["digits_mlp_sgd"]["ours"]["lr"][0] == pytest.approx(10**-1.25)  # a copy
     assert headroom(steady)["per cell"]["mean"] == pytest.approx(0.0, abs=1e-12)
-    header, rule, *rows = headroom_table(budgets)
+    header, rule, *rows, blank, bound = headroom_table(budgets)
     assert "with no seed spread" in header and all(row.count("|") == 9 for row in [rule, *rows])
+    assert blank == "" and bound.startswith("With no reading at all") and bound.endswith(", 0 of 4 cells over 5 %.")
     per_cell = next(row for row in rows if row.startswith("| per cell |")).split("|")[1:-1]
     assert [per_cell[2].strip(), per_cell[5].strip()] == ["+1.0 %", "+0.0 %"]  # spread / 4, then none
+
+
+def test_the_power_law_bound_gives_each_task_an_offset_and_a_power_of_the_length_off_its_grids():
+    from benchmarks.headroom import power_law_bound
+
+    def grids(*bests: float) -> dict:
+        return {
+            "1": _headroom_cell(bests[0], []),
+            "4": _headroom_cell(bests[1], []),
+            "16": _headroom_cell(bests[2], []),
+        }
+
+    # The best peak falls half a decade per fourfold length: a power of the length hits every cell.
+    falls = grids(-2.0, -2.5, -3.0)
+    assert power_law_bound({"budgets": {b: {"digits_mlp_adam": falls[b]} for b in falls}})["mean"] == pytest.approx(
+        0.0, abs=1e-12
+    )
+    # It falls a decade, then rises back: no power of the length comes within 5 % of any cell.
+    back = grids(-2.0, -3.0, -2.0)
+    bound = power_law_bound({"budgets": {b: {"digits_mlp_adam": falls[b], "digits_mlp_sgd": back[b]} for b in falls}})
+    assert bound["cells"] == 6 and bound["over_target"] == 3 and bound["worst_cell"] == "digits_mlp_sgd 4x"
 
 
 def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
@@ -297,10 +319,22 @@ def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
 
     lrs = [-2.0, -1.75, -1.5]
     on = {"log10_lr": lrs, "mean_loss": [1.2, 1.0, 1.1], "best_mean_loss": 1.0, "ours": {"lr": [10**-1.75] * 2}}
-    off = {**on, "ours": {"lr": [10**-1.75, 10**-2.5]}}  # one seed below the grid
+    off = {**on, "ours": {"lr": [10**-1.5, 10**-2.25]}}  # one seed below the grid, their mean on it
     budgets = {"budgets": {"1": {"digits_mlp_adam": on, "digits_mlp_sgd": off}}}
     assert all(row["cells"] == 1 and row["mean"] == 0.0 for row in headroom(budgets).values())
-    assert headroom_table(budgets)[-1] == "Left out, a handed rate off the cell's grid: digits_mlp_sgd 1x."
+    table = headroom_table(budgets)
+    assert table[-1] == "Left out, a handed rate off the cell's grid: digits_mlp_sgd 1x."
+    groupings = [row for row in table if row.startswith("| ") and not row.startswith("| shift chosen")]
+    assert len(groupings) == 6 and all(row.endswith("| 0 of 1 |") for row in groupings)  # steady: the same cell
+
+
+def test_the_best_columns_never_read_a_shift_past_the_end_of_a_row():
+    from benchmarks.headroom import best_columns
+
+    # Each row's best at columns 0, 5 and 6: a slope of 5 columns per step fits the first two, but
+    # would put the third at column 10, past the row's end, where it must not read the last column.
+    rows = np.array([[0, 9, 9, 9, 10, 9, 9], [9, 9, 9, 9, 9, 0, 9], [9, 9, 9, 9, 9, 9, 0]], dtype=float)
+    assert best_columns(rows, np.array([0.0, 1.0, 2.0])).tolist() == [0, 3, 6]
 
 
 def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_noise():
