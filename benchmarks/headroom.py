@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .budgets import BUDGETS_JSON
-from .oracle import regret_on_grid
+from .oracle import regrets_on_grid
 from .tasks import adam_like
 
 STEP = 0.01
@@ -100,18 +100,18 @@ def steadied(budgets: dict) -> dict:
     return steady
 
 
-def cell_regret(grid: dict, rates: np.ndarray, shift: float) -> float:
-    """Mean interpolated regret of the seeds' rates moved by ``shift`` decades; infinite when a
-    rate leaves the grid (or a seed handed none)."""
-    regrets = [regret_on_grid(grid, rate + shift) for rate in rates]
-    return float(np.mean(regrets)) if all(math.isfinite(r) for r in regrets) else math.inf
+def shifted_regrets(grid: dict, rates: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Mean interpolated regret of the seeds' rates moved by each of ``shifts`` decades; infinite
+    where a rate leaves the grid (or a seed handed none). The grid is read once."""
+    regrets = regrets_on_grid(grid, rates[:, None] + shifts[None, :])  # seeds x shifts
+    return np.where(np.isfinite(regrets).all(axis=0), regrets.mean(axis=0), math.inf)
 
 
 def regrets_by_shift(budgets: dict) -> dict[Cell, np.ndarray]:
-    """Every cell's :func:`cell_regret` at each of :data:`SHIFTS`, computed once for every grouping."""
+    """Every cell's :func:`shifted_regrets` at :data:`SHIFTS`, computed once for every grouping."""
     rates = handed_rates(budgets)
     return {
-        (task, budget): np.array([cell_regret(cell, rates[task, budget], shift) for shift in SHIFTS])
+        (task, budget): shifted_regrets(cell, rates[task, budget], SHIFTS)
         for budget, tasks in budgets["budgets"].items()
         for task, cell in tasks.items()
     }
@@ -205,7 +205,7 @@ def power_law_bound(budgets: dict) -> dict:
     regrets = {}
     for cells in by_task.values():
         grids = [budgets["budgets"][budget][task] for task, budget in cells]
-        rows = np.array([[regret_on_grid(grid, rate) for rate in RATES] for grid in grids])
+        rows = np.array([regrets_on_grid(grid, RATES) for grid in grids])
         rows[~np.isfinite(rows)] = math.inf
         columns = best_columns(rows, fourfold_lengths(cells))
         regrets.update({cell: float(row[column]) for cell, row, column in zip(cells, rows, columns, strict=True)})

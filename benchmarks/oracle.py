@@ -53,12 +53,16 @@ def summarize(grid: dict[float, list[float]]) -> dict:
 
 def regret_on_grid(cell: dict, log10_lr: float) -> float:
     """Regret of a peak rate read off a summarized grid by interpolation; NaN off the grid (not measured)."""
+    return float(regrets_on_grid(cell, np.array([log10_lr], dtype=float))[0])
+
+
+def regrets_on_grid(cell: dict, log10_lrs: np.ndarray) -> np.ndarray:
+    """:func:`regret_on_grid` at many rates, reading the grid once."""
     x, y = np.array(cell["log10_lr"]), np.array(cell["mean_loss"])
     finite = np.isfinite(y)
     x, y = x[finite], y[finite]
-    if not x[0] <= log10_lr <= x[-1]:
-        return math.nan
-    return float(np.interp(log10_lr, x, y)) / cell["best_mean_loss"] - 1
+    on_grid = (x[0] <= log10_lrs) & (log10_lrs <= x[-1])
+    return np.where(on_grid, np.interp(log10_lrs, x, y) / cell["best_mean_loss"] - 1, math.nan)
 
 
 def task_oracle(task: str, seeds=SEEDS) -> dict:
