@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pl_lrfind.core.budget import budget_exponent_for, budget_factor, budget_level_for
+from pl_lrfind.core.budget import level_for, pass_exponent_for, repetition_factor
 from pl_lrfind.core.curve import Curve
 from pl_lrfind.core.rules import half_descent_rate
 
@@ -84,15 +84,15 @@ def range_test_curves(tasks: list[str], seeds: range) -> dict[str, list[dict]]:
 
 def cell_regrets(readings: list, task: str, budget: str, cell: dict, best_check: bool) -> list[float]:
     """Per seed, the regret of the reading moved for this cell, read off its grid (NaN off the grid or unread)."""
-    steps = ALL_TASKS[task].total_steps(int(budget))
+    passes = ALL_TASKS[task].epochs_for(int(budget))
     grid = cell["best_epoch"] if best_check else cell
     regrets = []
     for lr, by_rule in readings:
         if lr is None:
             regrets.append(math.nan)
             continue
-        level = budget_level_for(adam_like(task)) if by_rule else 1.0
-        factor = budget_factor(steps, budget_exponent_for(best_check, adam_like(task)), level)
+        level = level_for(adam_like(task), "midspan") if by_rule else 1.0
+        factor = level * repetition_factor(passes, pass_exponent_for(best_check))
         regrets.append(regret_on_grid(grid, math.log10(lr * factor)))
     return regrets
 

@@ -54,8 +54,10 @@ def _losses(grid: dict[float, list[dict]], key: str) -> dict[float, list[float]]
     return {e: [run[key] for run in runs] for e, runs in grid.items()}
 
 
-def task_cell(task: str, budget: int, centre: float, grid_seeds, finder_seeds) -> dict:
-    exponents = np.round(np.arange(centre - HALF_WIDTH, centre + HALF_WIDTH + 1e-9, STEP), 2)
+def task_cell(task: str, budget: int, centre: float, grid_seeds, finder_seeds, half_width: float = HALF_WIDTH) -> dict:
+    """The grid around ``centre`` (widened while its best rate sits at an edge) and the callback at
+    its defaults; no callback when ``finder_seeds`` is empty (``--grid-only``)."""
+    exponents = np.round(np.arange(centre - half_width, centre + half_width + 1e-9, STEP), 2)
     grid = _grid(task, budget, exponents, grid_seeds)
     while True:  # widen while the best rate sits at the edge of the grid
         best = min(grid, key=lambda e: seed_mean([run["val_loss"] for run in grid[e]]))
@@ -63,11 +65,14 @@ def task_cell(task: str, budget: int, centre: float, grid_seeds, finder_seeds) -
         if not edge:
             break
         grid.update(_grid(task, budget, edge, grid_seeds))
-    return {
+    cell = {
         **summarize(_losses(grid, "val_loss")),
         "best_epoch": summarize(_losses(grid, "best_val_loss")),
-        "ours": ours_end_to_end(task, budget, finder_seeds),
+        "grid_seeds": len(grid_seeds),
     }
+    if len(finder_seeds):
+        cell["ours"] = ours_end_to_end(task, budget, finder_seeds)
+    return cell
 
 
 def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
@@ -155,8 +160,11 @@ def widen(cell: dict, task: str, budget: int, edge: float, seeds) -> None:
         summary.update(summarize({e: [mean] for e, mean in means.items()}))
 
 
-def centre_of(task: str, oracle: dict, cells_1x: dict) -> float:
-    """Where a task's grid starts: the oracle's 1x optimum, else this file's 1x cell, else the task's guess."""
+def centre_of(task: str, oracle: dict, cells_1x: dict, cells_below: dict | None = None) -> float:
+    """Where a task's grid starts: the best peak of ``cells_below`` (the next shorter budget, when
+    asked), else the oracle's 1x optimum, else this file's 1x cell, else the task's guess."""
+    if cells_below and task in cells_below:
+        return cells_below[task]["best_log10_lr"]
     if task in oracle:
         return oracle[task]["best_log10_lr"]
     if task in cells_1x:
@@ -172,6 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the callback end to end (default 5)")
     parser.add_argument("--oracle", type=Path, default=ORACLE_JSON, help="the 1x oracle the grid is centred on")
     parser.add_argument("--out", type=Path, default=BUDGETS_JSON)
+    parser.add_argument(
+        "--grid-only", action="store_true", help="run the cells' grids only; the callback later, with --ours-only"
+    )
+    parser.add_argument(
+        "--half-width", type=float, default=HALF_WIDTH, help=f"decades either side of the centre (default {HALF_WIDTH})"
+    )
+    parser.add_argument(
+        "--centre-on", type=int, metavar="B", help="centre each grid on the task's best peak at budget B, if measured"
+    )
     parser.add_argument(
         "--ours-only", action="store_true", help="keep the cells' grids, run only the callback end to end again"
     )
@@ -220,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"this keeps the {args.budget}x cells of {args.out}, which has none for {', '.join(missing)}")
     for task in args.tasks:
         started = time.perf_counter()
-        centre = centre_of(task, oracle, out["budgets"].get("1", {}))
+        below = out["budgets"].get(str(args.centre_on), {}) if args.centre_on else None
+        centre = centre_of(task, oracle, out["budgets"].get("1", {}), below)
         if widens:
             edge = centre - args.widen_below if args.widen_below is not None else centre + args.widen_above
             widen(cells[task], task, args.budget, edge, range(args.grid_seeds))
@@ -250,8 +268,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.ours_only:
             cells[task]["ours"] = ours_end_to_end(task, args.budget, range(args.seeds))
         else:
-            cells[task] = task_cell(task, args.budget, centre, range(args.grid_seeds), range(args.seeds))
+            finder_seeds = range(0 if args.grid_only else args.seeds)
+            cells[task] = task_cell(task, args.budget, centre, range(args.grid_seeds), finder_seeds, args.half_width)
         cell = cells[task]
+        if "ours" not in cell:
+            print(f"{task:34s} {args.budget}x: grid only ({time.perf_counter() - started:.0f} s)", flush=True)
+            write_json(args.out, out)
+            continue
         print(
             f"{task:34s} {args.budget}x: best peak 1e{cell['best_log10_lr']:+.2f} (grid centred on 1e{centre:+.2f})"
             f"  ours {np.mean(cell['ours']['val_loss']) / cell['best_mean_loss'] - 1:+.1%}"
@@ -259,7 +282,8 @@ def main(argv: list[str] | None = None) -> None:
             f"  ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
-    out["grid_seeds"], out["seeds"] = args.grid_seeds, args.seeds
+    if not args.grid_only:  # a grid-only run may use fewer seeds; each cell says how many (grid_seeds)
+        out["grid_seeds"], out["seeds"] = args.grid_seeds, args.seeds
     out["command"] = "python -m benchmarks.budgets --budget N [--tasks ...]"
     write_json(args.out, out)
 

@@ -119,7 +119,7 @@ def starting_lr(task: Task) -> float:
 def validation_loss(module: TaskModule) -> float:
     module.eval()
     x, y = module.task.data()[1].tensors
-    loss = float(module.task.loss(module(x), y))
+    loss = float(module.task.loss(module(x), y)) - (module.task.floor() if module.task.floor else 0.0)
     return loss if math.isfinite(loss) else math.inf
 
 

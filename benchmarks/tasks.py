@@ -45,6 +45,9 @@ class Task:
     data, not passes over the same data."""
     guess: float = -2.0
     """log10 of a peak rate to centre a first grid on when the oracle has not seen the task."""
+    floor: Callable[[], float] | None = None
+    """The validation loss no model can go below (a known data entropy): the benchmark reports the
+    loss above it, what the model can still learn, so that regrets are not hidden by the floor."""
 
     def train_set(self, budget: int = 1) -> TensorDataset:
         return self.fresh(budget) if self.fresh else self.data()[0]
@@ -558,3 +561,197 @@ def optimizer_of(task: str) -> torch.optim.Optimizer:
 def adam_like(task: str) -> bool:
     """Whether the task's optimizer is Adam-like: the split the callback's budget rule makes."""
     return _adam_like(optimizer_of(task))
+
+
+# The horizon-against-repetition test (``pl_lrfind.core.budget``): two more streams of fresh data,
+# of other kinds than the Friedman stream, and a finite set whose inputs never repeat. Run only
+# after the rule by passes was committed, as its test on tasks it was not chosen on.
+
+TOKEN_VOCAB = 8
+TOKEN_LENGTH = 16
+STREAM_CHUNK = 1280
+"""Samples per 1x "epoch" of the two new streams; six chunks make a 1x fit of 240 steps at batch 32."""
+
+
+@functools.cache
+def _token_chain() -> torch.Tensor:
+    """A fixed order-2 Markov chain: ``P(next | two before)`` as a (vocab * vocab, vocab) table, rows Dirichlet(0.3)."""
+    import numpy as np
+
+    table = np.random.default_rng(7).dirichlet(np.full(TOKEN_VOCAB, 0.3), size=TOKEN_VOCAB * TOKEN_VOCAB)
+    return torch.tensor(table, dtype=torch.float32)
+
+
+def _token_sequences(n: int, seed: int) -> TensorDataset:
+    """``n`` sequences drawn from the chain (the first two tokens uniform): inputs and next tokens."""
+    g = torch.Generator().manual_seed(seed)
+    chain = _token_chain()
+    tokens = torch.empty(n, TOKEN_LENGTH, dtype=torch.long)
+    tokens[:, :2] = torch.randint(0, TOKEN_VOCAB, (n, 2), generator=g)
+    for t in range(2, TOKEN_LENGTH):
+        context = tokens[:, t - 2] * TOKEN_VOCAB + tokens[:, t - 1]
+        tokens[:, t] = torch.multinomial(chain[context], 1, generator=g).squeeze(1)
+    return TensorDataset(tokens[:, :-1], tokens[:, 1:])
+
+
+@functools.cache
+def token_stream() -> Data:
+    """One chunk of training sequences (its size sets the steps between checks) and a fixed validation set."""
+    return _token_sequences(STREAM_CHUNK, 1), _token_sequences(1000, 0)
+
+
+@functools.cache
+def token_stream_train(budget: int) -> TensorDataset:
+    return _token_sequences(STREAM_CHUNK * 6 * budget, 1000 + budget)
+
+
+def _next_token_xent(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every prediction made with two tokens in view, where the chain acts."""
+    return nn.functional.cross_entropy(logits[:, 1:].reshape(-1, TOKEN_VOCAB), targets[:, 1:].reshape(-1))
+
+
+@functools.cache
+def token_stream_floor() -> float:
+    """The chain's own cross-entropy on the validation set: no model can go below it."""
+    inputs, targets = token_stream()[1].tensors
+    context = inputs[:, :-1] * TOKEN_VOCAB + inputs[:, 1:]
+    probability = _token_chain()[context].gather(2, targets[:, 1:].unsqueeze(2))
+    return float(-probability.log().mean())
+
+
+class CausalTransformer(nn.Module):
+    """A one-layer causal transformer language model (width 32) over the chain's tokens."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(TOKEN_VOCAB, width)
+        self.position = nn.Parameter(torch.randn(TOKEN_LENGTH - 1, width) * 0.02)
+        self.block = nn.TransformerEncoderLayer(width, nhead=4, dim_feedforward=64, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(width, TOKEN_VOCAB)
+        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(TOKEN_LENGTH - 1), persistent=False)
+
+    def forward(self, tokens):
+        return self.head(self.block(self.embed(tokens) + self.position, src_mask=self.mask, is_causal=True))
+
+
+@functools.cache
+def _image_teacher() -> nn.Module:
+    """A fixed random CNN whose ten logits, standardised on a reference sample, label the image stream."""
+    with torch.random.fork_rng():
+        torch.manual_seed(11)
+        teacher = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10)
+        )
+        reference = teacher(_smooth_images(4096, torch.Generator().manual_seed(12))).detach()
+    mean, std = reference.mean(0), reference.std(0)
+    return lambda x: (teacher(x) - mean) / std
+
+
+def _smooth_images(n: int, g: torch.Generator) -> torch.Tensor:
+    coarse = torch.randn(n, 1, 4, 4, generator=g)
+    fine = nn.functional.interpolate(coarse, size=(8, 8), mode="bilinear", align_corners=False)
+    return fine + 0.3 * torch.randn(n, 1, 8, 8, generator=g)
+
+
+@torch.no_grad()
+def _teacher_images(n: int, seed: int) -> TensorDataset:
+    """``n`` smooth random 8x8 images labelled by the teacher's largest logit, a tenth relabelled at random."""
+    g = torch.Generator().manual_seed(seed)
+    x = _smooth_images(n, g)
+    labels = _image_teacher()(x).argmax(1)
+    noisy = torch.rand(n, generator=g) < 0.1
+    labels[noisy] = torch.randint(0, 10, (int(noisy.sum()),), generator=g)
+    return TensorDataset(x, labels)
+
+
+@functools.cache
+def image_stream() -> Data:
+    return _teacher_images(STREAM_CHUNK, 1), _teacher_images(1000, 0)
+
+
+@functools.cache
+def image_stream_train(budget: int) -> TensorDataset:
+    return _teacher_images(STREAM_CHUNK * 6 * budget, 1000 + budget)
+
+
+def small_cnn() -> nn.Sequential:
+    """Two conv blocks without normalisation for 1x8x8 images, ten logits out."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 2 * 2, 10),
+    )
+
+
+class Augmented(torch.utils.data.Dataset):
+    """A finite image set drawn with a fresh random shift (up to a pixel) and noise each time: the
+    samples repeat every epoch, their inputs never do."""
+
+    def __init__(self, images: TensorDataset) -> None:
+        self.x, self.y = images.tensors
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        padded = nn.functional.pad(self.x[indices], (1, 1, 1, 1))
+        shifts = torch.randint(0, 3, (len(indices), 2)).tolist()
+        x = torch.stack([image[:, dy : dy + 8, dx : dx + 8] for image, (dy, dx) in zip(padded, shifts, strict=True)])
+        x = x + 0.1 * torch.randn_like(x)
+        return list(zip(x, self.y[indices], strict=True))
+
+
+@functools.cache
+def digits_augmented() -> Data:
+    train, val = digits_images()
+    return Augmented(train), val
+
+
+HORIZON_CHECK_TASKS: dict[str, Task] = _by_name(
+    Task(
+        "tokens_stream_gpt_adamw",
+        "one-layer causal transformer on a stream of fresh sequences from an order-2 Markov chain "
+        "(loss above the chain's entropy), AdamW wd 0.01, batch 32",
+        token_stream,
+        CausalTransformer,
+        _adamw(0.01),
+        _next_token_xent,
+        32,
+        6,
+        weight_decay=0.01,
+        fresh=token_stream_train,
+        guess=-2.0,
+        floor=token_stream_floor,
+    ),
+    Task(
+        "images_stream_cnn_sgd",
+        "CNN without normalisation on a stream of fresh teacher-labelled images (10 % label noise), "
+        "SGD momentum 0.9, batch 32",
+        image_stream,
+        small_cnn,
+        _sgd(),
+        _xent,
+        32,
+        6,
+        fresh=image_stream_train,
+        guess=-1.0,
+    ),
+    Task(
+        "digits_augmented_cnn_adam",
+        "CNN without normalisation on digits, every draw freshly shifted and noised (the samples "
+        "repeat, the inputs do not), Adam, batch 32, 5 epochs",
+        digits_augmented,
+        small_cnn,
+        _adam,
+        _xent,
+        32,
+        5,
+        guess=-2.0,
+    ),
+)
+ALL_TASKS.update(HORIZON_CHECK_TASKS)

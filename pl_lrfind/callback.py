@@ -19,17 +19,21 @@ epoch-end validation of the last real epoch happens as it would without the call
 
 from __future__ import annotations
 
+import math
+import warnings
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim import Optimizer
+from torch.utils.data import IterableDataset
 from typing_extensions import override
 
 from . import _lightning
 from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
-from .core.budget import budget_exponent_for, budget_factor, budget_level_for, check_budget_exponent
+from .core.budget import check_pass_exponent, describe_factor, level_for, pass_exponent_for, repetition_factor
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
@@ -59,7 +63,8 @@ class _RunningTest:
     range_test: RangeTest
     snapshot: TrainingSnapshot
     last_global_step: int
-    budget_exponent: float
+    pass_exponent: float
+    passes: float | None
     adam_like: bool
     micro_losses: list[float] = field(default_factory=list)
     scale_before_step: float | None = None
@@ -95,19 +100,17 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             steps the Trainer would have run; ``"set"`` applies the chosen rate and keeps the
             user's own schedulers; ``"stop"`` ends the fit after the test.
         lr_factor: the chosen rate is ``suggestion * budget_factor * lr_factor``.
-        budget_exponent: how the chosen rate follows the length of the real fit: a one-cycle
-            fit of more than :data:`~pl_lrfind.core.budget.REFERENCE_STEPS` optimizer steps gets the
-            suggestion times ``(steps / REFERENCE_STEPS) ** -budget_exponent`` (the ratio capped
-            at :data:`~pl_lrfind.core.budget.BUDGET_CAP`); ``0`` hands the suggestion as read, as
-            does ``then="set"`` (the factor was measured on one-cycle fits). ``None`` (default)
-            takes the measured rule for the fit at hand: with an Adam-like optimizer (one with
-            ``betas``) exponent 1.0, or 0.3 when a ``ModelCheckpoint`` keeps the best check of a
-            monitored metric (:meth:`keeps_best_checkpoint`); with any other (SGD, RMSprop)
-            exponent 0.5, or 0 when the best check is kept, and, when the default rule read the
-            curve, the suggestion raised by 10**0.3 at any length
-            (:data:`~pl_lrfind.core.budget.NON_ADAM_LEVEL`): it reads low for them.
-            A number replaces that rule with the plain power law (no raise). See
-            :mod:`pl_lrfind.core.budget` for the measurements behind them.
+        pass_exponent: how the chosen rate of a one-cycle fit follows its passes over the data
+            (:meth:`passes_over_data`): beyond :data:`~pl_lrfind.core.budget.REFERENCE_PASSES`
+            passes the suggestion is multiplied by ``(passes / REFERENCE_PASSES) ** -pass_exponent``.
+            ``None`` (default) takes the measured rule: exponent 0.8, or 0.3 when a
+            ``ModelCheckpoint`` keeps the best check of a monitored metric
+            (:meth:`keeps_best_checkpoint`), and a ``midspan`` reading raised by 10**0.3 for an
+            optimizer without ``betas`` (SGD, RMSprop). A number replaces the rule (no raise);
+            ``0`` hands the suggestion as read, as does ``then="set"``. See
+            :mod:`pl_lrfind.core.budget`.
+        budget_exponent: deprecated alias of ``pass_exponent`` (it lowered the rate by the fit's
+            steps, which mixed its length with its repetition); accepted, with a warning.
         pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
             ``OneCycleLR``.
         cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
@@ -139,7 +142,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         steps_per_lr: int = 1,
         then: str = "one_cycle",
         lr_factor: float = 1.0,
-        budget_exponent: float | None = None,
+        pass_exponent: float | None = None,
         pct_start: float = 0.25,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
@@ -151,14 +154,23 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         snapshot: str = "auto",
         log_to_tensorboard: bool = True,
         verbose: bool = True,
+        budget_exponent: float | None = None,
     ) -> None:
+        if budget_exponent is not None:
+            warnings.warn(
+                "LRFinderCallback(budget_exponent=...) is deprecated and will be removed in pl_lrfind 0.3; use "
+                "pass_exponent=..., which lowers the rate by the real fit's passes over its data.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            pass_exponent = budget_exponent if pass_exponent is None else pass_exponent
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         check_choice("then", then, THEN)
         check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
         check_positive("lr_factor", lr_factor)
-        if budget_exponent is not None:
-            check_budget_exponent(budget_exponent)
+        if pass_exponent is not None:
+            check_pass_exponent(pass_exponent)
         check_positive("div_factor", div_factor)
         check_positive("final_div_factor", final_div_factor)
         if not 0.0 < pct_start < 1.0:
@@ -180,7 +192,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         )
         self.then = then
         self.lr_factor = lr_factor
-        self.budget_exponent = budget_exponent
+        self.pass_exponent = pass_exponent
         self.one_cycle_settings = dict(
             pct_start=pct_start,
             div_factor=div_factor,
@@ -246,10 +258,27 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         The default says yes when one of the Trainer's checkpoint callbacks monitors a metric
         (``ModelCheckpoint(monitor=...)`` keeps the best checks); Lightning's own default
         checkpoint monitors nothing and keeps the last. Override it when you pick the
-        checkpoint some other way. It chooses the budget exponent when ``budget_exponent`` is
-        ``None``.
+        checkpoint some other way. It chooses the exponent when ``pass_exponent`` is ``None``.
         """
         return any(getattr(callback, "monitor", None) is not None for callback in trainer.checkpoint_callbacks)
+
+    def passes_over_data(self, trainer: Trainer, real_steps: int) -> float | None:
+        """How many times the real fit will see each training sample; ``None`` for fresh data.
+
+        The default divides the real fit's optimizer steps by an epoch's, and says ``None`` for
+        an ``IterableDataset`` (a stream). Override it when an epoch of your dataloader is not one
+        pass over your data: a sized stream that never repeats (return ``None``), or an epoch
+        that draws a sample of a larger set.
+        """
+        loaders = trainer.train_dataloader
+        loaders = loaders.values() if isinstance(loaders, Mapping) else loaders
+        loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
+        batches = trainer.num_training_batches
+        if any(isinstance(getattr(loader, "dataset", None), IterableDataset) for loader in loaders):
+            return None
+        if not math.isfinite(batches) or batches <= 0:
+            return None
+        return real_steps / math.ceil(batches / trainer.accumulate_grad_batches)
 
     def make_curve_log(self, trainer: Trainer) -> CurveLog | None:
         """Where this stage's curve and schedule are logged; ``None`` logs nothing.
@@ -321,9 +350,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         optimizer = trainer.optimizers[0]
         # Asked before the snapshot exists (nothing to release if an override raises) and before
         # the test holds the Trainer's checkpoint callbacks back.
-        exponent, is_adam_like = self.budget_exponent, adam_like(optimizer)
+        exponent = self.pass_exponent
         if exponent is None:
-            exponent = budget_exponent_for(self.keeps_best_checkpoint(trainer), adam_like=is_adam_like)
+            exponent = pass_exponent_for(self.keeps_best_checkpoint(trainer))
+        passes = self.passes_over_data(trainer, real_steps) if real_steps is not None else None
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
         self._test = _RunningTest(
@@ -336,8 +366,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 processes_per_host=trainer.num_devices,
             ),
             last_global_step=trainer.global_step,
-            budget_exponent=exponent,
-            adam_like=is_adam_like,
+            pass_exponent=exponent,
+            passes=passes,
+            adam_like=adam_like(optimizer),
         )
         try:
             self._log = self.make_curve_log(trainer)
@@ -421,15 +452,19 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
             # of a fit that EarlyStopping ends: the suggestion is handed as read.
             steps = self.budget.real_steps if self.then == "one_cycle" else None
-            # A user's own budget_exponent replaces the measured rule, level included.
-            measured = self.budget_exponent is None and steps is not None
-            level = budget_level_for(test.adam_like, result.rule) if measured else 1.0
-            factor = budget_factor(steps, test.budget_exponent, level)
+            passes = test.passes if steps is not None else None
+            # A user's own pass_exponent replaces the measured rule, level included.
+            level = level_for(test.adam_like, result.rule) if self.pass_exponent is None and steps else 1.0
+            repetition = repetition_factor(passes, test.pass_exponent)
+            factor = level * repetition
             result.settings.update(
                 budget_steps=steps,
-                budget_exponent=test.budget_exponent,
+                passes=passes,
+                pass_exponent=test.pass_exponent,
                 budget_level=level,
+                repetition_factor=repetition,
                 budget_factor=factor,
+                factor_in_words=describe_factor(level, passes, test.pass_exponent),
             )
             result.chosen_lr = result.suggestion * factor * self.lr_factor
         self.results.append(result)

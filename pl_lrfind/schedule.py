@@ -35,8 +35,8 @@ def shortest_one_cycle(pct_start: float) -> int:
 def adam_like(optimizer: Optimizer) -> bool:
     """Whether the optimizer is Adam-like: it has Adam-style ``betas`` (Adam, AdamW and their kin).
 
-    It decides both what momentum means to the one-cycle and whether a long fit lowers the rate
-    (:func:`pl_lrfind.core.budget.budget_exponent_for`).
+    It decides both what momentum means to the one-cycle and whether the curve's reading is
+    raised (:func:`pl_lrfind.core.budget.level_for`).
     """
     return "betas" in optimizer.defaults
 

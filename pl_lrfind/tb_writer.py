@@ -156,7 +156,5 @@ def summary_markdown(result: LRFindResult) -> str:
 
 
 def _budget_note(result: LRFindResult) -> str:
-    factor = result.settings.get("budget_factor")
-    if factor is None or factor == 1.0:
-        return ""
-    return f"; x{factor:.3g} for a {result.settings['budget_steps']}-step fit"
+    words = result.settings.get("factor_in_words")
+    return f"; {words}" if words and result.settings.get("budget_factor", 1.0) != 1.0 else ""

@@ -139,6 +139,19 @@ def trainer_kwargs(**overrides):
 # ---------------------------------------------------------------------- the callback in real fits
 
 BATCHES = 16  # loader(): 256 samples in batches of 16
+
+
+class Stream(torch.utils.data.IterableDataset):
+    """A dataset's samples over and over, with no length: a stream Lightning cannot count in epochs."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def __iter__(self):
+        while True:
+            yield from self.dataset
+
+
 Classifier = classifier_class()
 
 
@@ -181,7 +194,7 @@ def assert_same_state(a: dict, b: dict) -> None:
 def fit(model, finder, probe=None, train=None, val=None, **trainer_overrides):
     callbacks = [finder] + ([probe] if probe else []) + trainer_overrides.pop("callbacks", [])
     trainer = pl.Trainer(callbacks=callbacks, **trainer_kwargs(**trainer_overrides))
-    trainer.fit(model, train or loader(), val)
+    trainer.fit(model, loader() if train is None else train, val)
     return trainer
 
 

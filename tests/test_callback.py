@@ -12,7 +12,9 @@ from helpers import (
     BATCHES,
     Classifier,
     StepProbe,
+    Stream,
     assert_same_state,
+    blobs,
     classifier_class,
     fit,
     loader,
@@ -22,18 +24,19 @@ from helpers import (
 )
 from pytorch_lightning.callbacks import ModelCheckpoint
 from torch.optim.lr_scheduler import OneCycleLR
+from torch.utils.data import DataLoader
 
 from pl_lrfind import LRFinderCallback, StopReason
 from pl_lrfind.callback import UnsupportedSetupError
 from pl_lrfind.core import BLOW_UP_DIVISOR, lr_ladder
 from pl_lrfind.core.budget import (
-    BEST_CHECKPOINT_EXPONENT,
-    BUDGET_EXPONENT,
-    NON_ADAM_BEST_CHECKPOINT_EXPONENT,
-    NON_ADAM_EXPONENT,
+    BEST_CHECK_PASS_EXPONENT,
     NON_ADAM_LEVEL,
-    REFERENCE_STEPS,
+    PASS_EXPONENT,
+    REFERENCE_PASSES,
 )
+
+TEN_PASSES = int(2 * REFERENCE_PASSES) * BATCHES  # optimizer steps of a real fit over loader() ten times
 
 
 class TestLadder:
@@ -147,60 +150,95 @@ class TestHandOver:
         assert finder.scheduler.total_steps == 20
         assert finder.result.chosen_lr == pytest.approx(finder.result.suggestion * NON_ADAM_LEVEL * 0.5)
 
-    def test_a_fit_longer_than_the_reference_gets_the_suggestion_lowered_by_the_budget_factor(self):
-        """460 real steps are twice REFERENCE_STEPS: with Adam the one-cycle peaks at suggestion *
-        2**-BUDGET_EXPONENT * lr_factor."""
-        exponent, steps = BUDGET_EXPONENT, 2 * REFERENCE_STEPS
+    def test_a_fit_over_the_same_data_many_times_gets_the_suggestion_lowered_by_its_passes(self):
+        """160 real steps over 16 batches an epoch are 10 passes, twice REFERENCE_PASSES: with Adam
+        the one-cycle peaks at suggestion * 2**-PASS_EXPONENT * lr_factor."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, lr_factor=0.5)
         probe = StepProbe(finder)
-        fit(Classifier(optimizer="adam"), finder, probe, max_steps=steps, max_epochs=-1)
+        fit(Classifier(optimizer="adam"), finder, probe, max_steps=TEN_PASSES, max_epochs=-1)
         result = finder.result
-        assert result.settings["budget_steps"] == steps == finder.scheduler.total_steps
-        assert result.settings["budget_exponent"] == exponent
-        assert result.settings["budget_factor"] == pytest.approx(2**-exponent)
-        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-exponent * 0.5)
+        assert result.settings["budget_steps"] == 160 == finder.scheduler.total_steps
+        assert result.settings["passes"] == 2 * REFERENCE_PASSES
+        assert result.settings["pass_exponent"] == PASS_EXPONENT
+        assert result.settings["budget_level"] == 1.0
+        assert result.settings["repetition_factor"] == result.settings["budget_factor"] == pytest.approx(2**-0.8)
+        assert result.chosen_lr == pytest.approx(result.suggestion * 2**-0.8 * 0.5)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
-        assert f"to a {steps}-step fit (budget factor {2**-exponent:.2g} at exponent" in result.summary()
+        assert "to a 160-step fit (x0.57 for 10 passes over the data)" in result.summary()
+
+    def test_a_stream_keeps_the_suggestion_however_long_the_fit(self):
+        """An IterableDataset is fresh data: no passes to count, so the rate is handed as read."""
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        stream = DataLoader(Stream(blobs(256)), batch_size=16)
+        fit(Classifier(optimizer="adam"), finder, train=stream, max_steps=400, max_epochs=-1)
+        result = finder.result
+        assert result.settings["budget_steps"] == 400 and result.settings["passes"] is None
+        assert result.settings["budget_factor"] == 1.0 and result.chosen_lr == result.suggestion
+        assert result.settings["factor_in_words"] == "as read" and "hands" not in result.summary()
+
+    def test_a_fit_shorter_than_an_epoch_is_fresh_data(self):
+        pl.seed_everything(0)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
+        fit(Classifier(optimizer="adam"), finder, train=loader(n=16 * 400), max_steps=200, max_epochs=-1)
+        assert finder.result.settings["passes"] == 0.5
+        assert finder.result.chosen_lr == finder.result.suggestion
+
+    def test_passes_over_data_is_the_override_point_for_a_sized_stream(self):
+        class SizedStream(LRFinderCallback):
+            def passes_over_data(self, trainer, real_steps):
+                return None
+
+        pl.seed_everything(0)
+        finder = SizedStream(num_steps=10, min_lr=1e-5, max_lr=1e-1, log_to_tensorboard=False, verbose=False)
+        fit(Classifier(optimizer="adam"), finder, max_steps=40 * BATCHES, max_epochs=-1)
+        assert finder.result.settings["passes"] is None and finder.result.chosen_lr == finder.result.suggestion
 
     @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
-    def test_a_fit_with_an_optimizer_that_is_not_adam_like_gets_its_level_and_its_milder_exponent(self, optimizer):
-        """With SGD and RMSprop the curve reads low and the best peak fell less with the fit's length
-        than with Adam (pl_lrfind.core.budget): twice the reference length gets the level times 2**-0.5."""
+    def test_an_optimizer_that_is_not_adam_like_gets_its_level_and_the_same_exponent(self, optimizer):
+        """With SGD and RMSprop ``midspan`` reads low: raised by the level at every length, then
+        lowered by the passes as an Adam fit is (pl_lrfind.core.budget)."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         probe = StepProbe(finder)
-        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=TEN_PASSES, max_epochs=-1)
         result = finder.result
-        assert result.settings["budget_exponent"] == NON_ADAM_EXPONENT == 0.5
         assert result.settings["budget_level"] == NON_ADAM_LEVEL > 1.9
-        assert result.settings["budget_factor"] == pytest.approx(NON_ADAM_LEVEL * 2**-0.5)
-        assert result.chosen_lr == pytest.approx(result.suggestion * NON_ADAM_LEVEL * 2**-0.5)
+        assert result.settings["budget_factor"] == pytest.approx(NON_ADAM_LEVEL * 2**-0.8)
+        assert result.chosen_lr == pytest.approx(result.suggestion * NON_ADAM_LEVEL * 2**-0.8)
         assert max(probe.rates("training")) == pytest.approx(result.chosen_lr, rel=1e-3)
-        assert "(budget factor 1.4 at exponent 0.5, level 2)" in result.summary()
+        assert "(x2 for an optimizer without betas, x0.57 for 10 passes over the data)" in result.summary()
 
     def test_a_users_own_exponent_replaces_the_measured_rule_level_included(self):
-        """budget_exponent=0 hands the suggestion as read, with SGD too: the level belongs to the measured rule."""
+        """pass_exponent=0 hands the suggestion as read, with SGD too: the level belongs to the measured rule."""
         pl.seed_everything(0)
-        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=0.0)
-        fit(Classifier(optimizer="sgd"), finder, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, pass_exponent=0.0)
+        fit(Classifier(optimizer="sgd"), finder, max_steps=TEN_PASSES, max_epochs=-1)
         assert finder.result.rule == "midspan"  # the reading the level would raise
         assert finder.result.settings["budget_level"] == finder.result.settings["budget_factor"] == 1.0
         assert finder.result.chosen_lr == finder.result.suggestion
 
+    def test_budget_exponent_still_works_for_a_release_with_a_warning_naming_its_replacement(self):
+        with pytest.warns(FutureWarning, match="use pass_exponent"):
+            finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=0.5)
+        assert finder.pass_exponent == 0.5
+        pl.seed_everything(0)
+        fit(Classifier(optimizer="adam"), finder, max_steps=TEN_PASSES, max_epochs=-1)
+        assert finder.result.settings["budget_factor"] == pytest.approx(2**-0.5)
+
     @pytest.mark.parametrize(
         ("optimizer", "monitor", "exponent", "level"),
         [
-            ("adam", "val_loss", BEST_CHECKPOINT_EXPONENT, 1.0),
-            ("adam", None, BUDGET_EXPONENT, 1.0),
-            ("sgd", "val_loss", NON_ADAM_BEST_CHECKPOINT_EXPONENT, NON_ADAM_LEVEL),
-            ("sgd", None, NON_ADAM_EXPONENT, NON_ADAM_LEVEL),
+            ("adam", "val_loss", BEST_CHECK_PASS_EXPONENT, 1.0),
+            ("adam", None, PASS_EXPONENT, 1.0),
+            ("sgd", "val_loss", BEST_CHECK_PASS_EXPONENT, NON_ADAM_LEVEL),
         ],
     )
     def test_a_checkpoint_that_keeps_the_best_check_takes_that_checks_exponent(
         self, tmp_path, optimizer, monitor, exponent, level
     ):
-        """Judged at its best check, a long fit measured best with a milder factor (pl_lrfind.core.budget)."""
+        """Judged at its best check, a fit that repeats its data measured best with a milder factor."""
         pl.seed_everything(0)
         finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1)
         checkpoint = ModelCheckpoint(dirpath=tmp_path / "checkpoints", monitor=monitor)
@@ -208,7 +246,7 @@ class TestHandOver:
             Classifier(optimizer=optimizer),
             finder,
             val=loader(n=32),
-            max_steps=2 * REFERENCE_STEPS,
+            max_steps=TEN_PASSES,
             max_epochs=-1,
             enable_checkpointing=True,
             callbacks=[checkpoint],
@@ -216,20 +254,20 @@ class TestHandOver:
         )
         assert finder.keeps_best_checkpoint(trainer) is (monitor is not None)
         result = finder.result
-        assert result.settings["budget_exponent"] == exponent
+        assert result.settings["pass_exponent"] == exponent
         assert result.chosen_lr == pytest.approx(result.suggestion * level * 2**-exponent)
 
     @pytest.mark.parametrize(
         ("then", "exponent", "optimizer"),
-        [("one_cycle", 0.0, "adam"), ("set", BUDGET_EXPONENT, "adam"), ("set", None, "sgd")],
+        [("one_cycle", 0.0, "adam"), ("set", PASS_EXPONENT, "adam"), ("set", None, "sgd")],
     )
     def test_exponent_zero_or_then_set_hands_the_suggestion_as_read(self, then, exponent, optimizer):
         """then='set' keeps the user's schedule, whose length the factor was never measured on. With
         Adam, whose measured exponent would lower the rate, and with SGD, whose level would raise it."""
         pl.seed_everything(0)
-        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, budget_exponent=exponent, then=then)
+        finder = quiet_finder(num_steps=10, min_lr=1e-5, max_lr=1e-1, pass_exponent=exponent, then=then)
         probe = StepProbe(finder)
-        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=2 * REFERENCE_STEPS, max_epochs=-1)
+        fit(Classifier(optimizer=optimizer), finder, probe, max_steps=TEN_PASSES, max_epochs=-1)
         assert finder.result.rule == "midspan"  # the reading the level would raise with SGD
         assert finder.result.settings["budget_level"] == finder.result.settings["budget_factor"] == 1.0
         assert finder.result.chosen_lr == finder.result.suggestion
@@ -410,7 +448,7 @@ class TestBadSetups:
             ("lr_factor", 0.0, "lr_factor must be a positive"),
             ("pct_start", 1.0, "pct_start must lie in"),
             ("snapshot", "gpu", "snapshot must be one of"),
-            ("budget_exponent", -0.5, "budget_exponent must be a finite number >= 0"),
+            ("pass_exponent", -0.5, "pass_exponent must be a finite number >= 0"),
         ],
     )
     def test_bad_arguments_fail_at_construction(self, name, value, match):

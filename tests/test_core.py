@@ -23,17 +23,14 @@ from pl_lrfind.core import (
     suggest,
 )
 from pl_lrfind.core.budget import (
-    BEST_CHECKPOINT_EXPONENT,
-    BUDGET_CAP,
-    BUDGET_EXPONENT,
-    LEVEL_RULE,
-    NON_ADAM_BEST_CHECKPOINT_EXPONENT,
-    NON_ADAM_EXPONENT,
+    BEST_CHECK_PASS_EXPONENT,
     NON_ADAM_LEVEL,
-    REFERENCE_STEPS,
-    budget_exponent_for,
-    budget_factor,
-    budget_level_for,
+    PASS_EXPONENT,
+    REFERENCE_PASSES,
+    describe_factor,
+    level_for,
+    pass_exponent_for,
+    repetition_factor,
 )
 from pl_lrfind.core.range_test import grace_steps
 from pl_lrfind.core.rules import MIDSPAN_DIVISOR, doubling_rate
@@ -333,63 +330,55 @@ def test_bad_settings_fail_fast_naming_the_argument(name, value, match):
 
 
 class TestBudget:
-    """The suggestion is lowered for fits longer than the benchmark's, as measured (pl_lrfind.core.budget)."""
+    """The suggestion moves with the real fit's passes over its data and the optimizer's reading
+    (pl_lrfind.core.budget), never with its length alone."""
 
-    def test_a_fit_no_longer_than_the_reference_or_open_ended_keeps_the_suggestion(self):
-        assert budget_factor(None) == budget_factor(1) == budget_factor(REFERENCE_STEPS) == 1.0
+    def handed(self, passes, keeps_best_check=False, adam_like=True, rule=DEFAULT_RULE) -> float:
+        """log10 of what a fit would be handed off :func:`synthetic_curve`'s reading."""
+        suggestion = run_test(synthetic_curve()[1], min_lr=1e-6, max_lr=10.0, num_steps=100).suggestion
+        factor = level_for(adam_like, rule) * repetition_factor(passes, pass_exponent_for(keeps_best_check))
+        return math.log10(suggestion * factor)
 
-    def test_a_fit_judged_at_its_best_check_takes_the_milder_measured_exponent(self):
-        assert budget_exponent_for(keeps_best_checkpoint=True) == BEST_CHECKPOINT_EXPONENT == 0.3
-        assert budget_exponent_for(keeps_best_checkpoint=False) == BUDGET_EXPONENT == 1.0
-        long = 16 * REFERENCE_STEPS
-        assert budget_factor(long, budget_exponent_for(True)) > budget_factor(long, budget_exponent_for(False))
+    def test_fresh_data_keeps_the_reading_however_long_the_fit(self):
+        """A stream (no passes to count) and a few passes over a large set are not repetition."""
+        read = self.handed(None)
+        assert self.handed(1.0) == self.handed(REFERENCE_PASSES) == self.handed(0.01) == read
+        assert repetition_factor(None) == repetition_factor(REFERENCE_PASSES) == 1.0
 
-    def test_an_optimizer_that_is_not_adam_like_is_raised_and_lowered_more_slowly_with_the_length(self):
-        """The SGD and RMSprop curves read low, and their best peaks fell less with the fit's length
-        than the Adam fits' (core.budget): a raise at any length, half a decade per decade of steps
-        at the fit's end, and none for a kept best check."""
-        assert budget_exponent_for(keeps_best_checkpoint=False, adam_like=False) == NON_ADAM_EXPONENT == 0.5
-        assert budget_exponent_for(keeps_best_checkpoint=True, adam_like=False) == NON_ADAM_BEST_CHECKPOINT_EXPONENT
-        assert NON_ADAM_BEST_CHECKPOINT_EXPONENT == 0.0
-        assert budget_level_for(adam_like=True) == 1.0
-        assert budget_level_for(adam_like=False) == NON_ADAM_LEVEL == pytest.approx(10**0.3)
-        level = budget_level_for(adam_like=False)
-        at_end = [
-            budget_factor(REFERENCE_STEPS * multiple, NON_ADAM_EXPONENT, level) for multiple in (0.5, 1, 4, 16, 64)
-        ]
-        assert at_end == pytest.approx(
-            [NON_ADAM_LEVEL, NON_ADAM_LEVEL, NON_ADAM_LEVEL / 2, NON_ADAM_LEVEL / 4, NON_ADAM_LEVEL / 4]
-        )
-        best = [budget_factor(REFERENCE_STEPS * multiple, 0.0, level) for multiple in (0.5, 1, 16, 64)]
-        assert best == pytest.approx([NON_ADAM_LEVEL] * 4)
-        adam = budget_factor(16 * REFERENCE_STEPS, BUDGET_EXPONENT)
-        assert adam < at_end[3] / NON_ADAM_LEVEL < 1.0  # lowered, but less than an Adam fit's rate
-        assert budget_factor(None, NON_ADAM_EXPONENT, level) == 1.0  # no planned length: as read
+    def test_repetition_lowers_the_rate_by_the_measured_power_without_a_cap(self):
+        read = self.handed(None)
+        lowered = [self.handed(REFERENCE_PASSES * multiple) for multiple in (2, 16, 64, 256)]
+        assert lowered == sorted(lowered, reverse=True) and lowered[0] < read
+        assert read - lowered[1] == pytest.approx(PASS_EXPONENT * math.log10(16))
+        assert read - lowered[3] == pytest.approx(PASS_EXPONENT * math.log10(256))  # still falling
+        assert PASS_EXPONENT == 0.8
+
+    def test_a_kept_best_check_is_lowered_less(self):
+        assert pass_exponent_for(keeps_best_check=True) == BEST_CHECK_PASS_EXPONENT == 0.3
+        assert pass_exponent_for(keeps_best_check=False) == PASS_EXPONENT
+        many = 16 * REFERENCE_PASSES
+        assert self.handed(None) > self.handed(many, keeps_best_check=True) > self.handed(many)
+
+    def test_an_optimizer_without_betas_is_raised_at_every_repetition(self):
+        for passes in (None, 1.0, 16 * REFERENCE_PASSES):
+            raised = self.handed(passes, adam_like=False) - self.handed(passes)
+            assert raised == pytest.approx(math.log10(NON_ADAM_LEVEL)) == pytest.approx(0.3)
 
     def test_the_level_corrects_only_the_rule_it_was_measured_on(self):
-        assert LEVEL_RULE == DEFAULT_RULE == "midspan"
+        assert level_for(adam_like=False, rule=DEFAULT_RULE) == NON_ADAM_LEVEL
+        assert level_for(adam_like=True, rule=DEFAULT_RULE) == 1.0
         for rule in ("valley", "minimum", "blow_up", "my_rule"):
-            assert budget_level_for(adam_like=False, rule=rule) == 1.0
+            assert level_for(adam_like=False, rule=rule) == 1.0
 
-    @pytest.mark.parametrize("level", [0.0, -1.0, math.inf, math.nan, "2"])
-    def test_a_level_that_is_not_a_positive_number_is_refused(self, level):
-        with pytest.raises(ValueError, match="level must be a finite number > 0"):
-            budget_factor(1000, 0.0, level)
+    def test_the_factor_in_words_names_what_moved_the_rate(self):
+        assert describe_factor(1.0, None, PASS_EXPONENT) == "as read"
+        assert describe_factor(1.0, 3.0, PASS_EXPONENT) == "as read"
+        assert describe_factor(NON_ADAM_LEVEL, 2.0, PASS_EXPONENT) == "x2 for an optimizer without betas"
+        words = describe_factor(1.0, 40.0, PASS_EXPONENT)
+        assert words == f"x{8**-0.8:.2g} for 40 passes over the data"
 
-    def test_a_longer_budget_lowers_the_rate_by_the_measured_exponent_up_to_the_cap(self):
-        factors = [budget_factor(REFERENCE_STEPS * multiple) for multiple in (1, 4, 16, 64)]
-        assert factors[1] == pytest.approx(4**-BUDGET_EXPONENT)
-        assert factors[2] == pytest.approx(16**-BUDGET_EXPONENT)  # 1.2 decades lower at 16x
-        assert factors[3] == factors[2] == pytest.approx(BUDGET_CAP**-BUDGET_EXPONENT)  # no further than measured
-        assert factors == sorted(factors, reverse=True)
-
-    def test_a_longer_budget_moves_the_rate_handed_to_the_fit_down_a_real_curve(self):
-        lrs, losses = synthetic_curve()
-        suggestion = run_test(losses, min_lr=1e-6, max_lr=10.0, num_steps=100).suggestion
-        short, long = (suggestion * budget_factor(steps) for steps in (200, 16 * REFERENCE_STEPS))
-        assert short == suggestion and math.log10(short / long) == pytest.approx(BUDGET_EXPONENT * math.log10(16))
-
-    def test_exponent_zero_switches_it_off_and_a_negative_one_is_refused(self):
-        assert budget_factor(10**6, exponent=0.0) == 1.0
-        with pytest.raises(ValueError, match="budget_exponent must be a finite number >= 0"):
-            budget_factor(1000, exponent=-0.1)
+    @pytest.mark.parametrize("exponent", [-0.1, math.inf, math.nan, "1"])
+    def test_an_exponent_that_is_not_a_number_at_least_zero_is_refused(self, exponent):
+        with pytest.raises(ValueError, match="pass_exponent must be a finite number >= 0"):
+            repetition_factor(100.0, exponent)
+        assert repetition_factor(10**6, 0.0) == 1.0

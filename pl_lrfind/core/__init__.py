@@ -4,14 +4,14 @@ Nothing in this package imports Lightning or touches a model; it works on plain 
 """
 
 from .budget import (
-    BUDGET_EXPONENT,
-    LEVEL_RULE,
-    NON_ADAM_BEST_CHECKPOINT_EXPONENT,
-    NON_ADAM_EXPONENT,
+    BEST_CHECK_PASS_EXPONENT,
     NON_ADAM_LEVEL,
-    budget_exponent_for,
-    budget_factor,
-    budget_level_for,
+    PASS_EXPONENT,
+    REFERENCE_PASSES,
+    describe_factor,
+    level_for,
+    pass_exponent_for,
+    repetition_factor,
 )
 from .curve import MIN_POINTS, Curve
 from .diagnosis import UNREADABLE, Diagnosis, diagnose
@@ -23,10 +23,9 @@ from .smoothing import DebiasedEMA, centered_smooth, debiased_ema
 from .stop import StopReason, has_diverged
 
 __all__ = [
+    "BEST_CHECK_PASS_EXPONENT",
     "BLOW_UP_DIVISOR",
-    "BUDGET_EXPONENT",
     "DEFAULT_RULE",
-    "LEVEL_RULE",
     "MODES",
     "RULES",
     "Curve",
@@ -34,23 +33,24 @@ __all__ = [
     "Diagnosis",
     "LRFindResult",
     "MIN_POINTS",
-    "NON_ADAM_BEST_CHECKPOINT_EXPONENT",
-    "NON_ADAM_EXPONENT",
     "NON_ADAM_LEVEL",
+    "PASS_EXPONENT",
+    "REFERENCE_PASSES",
     "RangeTest",
     "Rule",
     "StopReason",
     "UNREADABLE",
     "blow_up",
-    "budget_exponent_for",
-    "budget_factor",
-    "budget_level_for",
     "centered_smooth",
     "debiased_ema",
+    "describe_factor",
     "diagnose",
     "format_lr",
     "has_diverged",
+    "level_for",
     "lr_ladder",
+    "pass_exponent_for",
+    "repetition_factor",
     "resolve_rule",
     "suggest",
     "validate_settings",

@@ -30,8 +30,8 @@ class LRFindResult:
     ``steps_per_lr`` optimizer steps, and across ranks under DDP) and ``smoothed_losses[i]``
     the debiased EMA the stop rule watched. ``suggestion`` is the chosen ``rule``'s answer,
     ``suggestions`` every rule's answer on the same curve, and ``chosen_lr`` the rate handed
-    to the real fit (the suggestion times the budget factor of :mod:`pl_lrfind.core.budget`,
-    recorded in ``settings["budget_factor"]``, times ``lr_factor``), or ``None`` when none was.
+    to the real fit (the suggestion times the factor of :mod:`pl_lrfind.core.budget`, recorded in
+    ``settings["budget_factor"]`` with its parts beside it, times ``lr_factor``), or ``None``.
     """
 
     lrs: list[float]
@@ -79,11 +79,8 @@ class LRFindResult:
             handed = f", hands {format_lr(self.chosen_lr)}"
             if self.settings.get("budget_steps") is not None:
                 handed += f" to a {self.settings['budget_steps']}-step fit"
-            factor, exponent = self.settings.get("budget_factor"), self.settings.get("budget_exponent")
-            if factor not in (None, 1.0) and exponent is not None:  # why the rate handed over is not the one read
-                level = self.settings.get("budget_level", 1.0)
-                handed += f" (budget factor {factor:.2g} at exponent {exponent:g}"
-                handed += f", level {level:.2g})" if level != 1.0 else ")"
+            if self.settings.get("factor_in_words"):  # why the rate handed over is not the one read
+                handed += f" ({self.settings['factor_in_words']})"
         return (
             f"lr_find: suggestion {format_lr(self.suggestion)} ({self.rule}){handed}, {self.num_steps_taken} steps, "
             f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
