@@ -84,6 +84,8 @@ def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
         "val_loss": [run["val_loss"] for run in finder],
         "best_val_loss": [run["best_val_loss"] for run in finder],
         "diagnosis": [run["result"]["diagnosis"] for run in finder],
+        "passes": [run["result"]["settings"].get("passes") for run in finder],
+        "budget_factor": [run["result"]["settings"].get("budget_factor") for run in finder],
     }
 
 

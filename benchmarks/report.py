@@ -24,6 +24,7 @@ from .cost import COST_GPU_JSON, COST_JSON, DESCRIPTIONS
 from .headroom import headroom_table
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON, regret_on_grid
+from .passes_rule import PASSES_RULE_JSON, exponent_lines, summary_lines, test_lines
 from .second_stage import SECOND_STAGE_JSON
 from .settings import SETTINGS_JSON
 from .snapshot import SNAPSHOT_GPU_JSON, SNAPSHOT_JSON
@@ -915,6 +916,14 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         if second_file.exists()
         else "(not measured)"
     )
+    passes_file = results / PASSES_RULE_JSON.name
+    passes = json.loads(passes_file.read_text()) if passes_file.exists() else None
+    for key, lines in (
+        ("{passes_rule}", summary_lines),
+        ("{passes_rule_test}", test_lines),
+        ("{passes_rule_exponents}", exponent_lines),
+    ):
+        tables[key] = "\n".join(lines(passes)) if passes else "(not measured)"
     budgets_file = results / BUDGETS_JSON.name
     budgets = json.loads(budgets_file.read_text()) if budgets_file.exists() else None
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"

@@ -177,6 +177,49 @@ def test_the_fresh_data_task_adds_samples_not_passes():
     assert not seen & {tuple(row.tolist()) for row in four.tensors[0]}  # no sample shared between budgets
 
 
+def test_a_fresh_data_task_at_two_lengths_is_handed_the_same_factor(tmp_path):
+    """A stream at 1x and 2x: twice the steps, still one pass, so the default moves the reading by
+    the same factor at both lengths (SGD's level alone), and both cells have a grid around it."""
+    out, task = tmp_path / "budgets.json", "images_stream_cnn_sgd"
+    for budget in ("1", "2"):
+        flags = ["--budget", budget, "--tasks", task, "--grid-seeds", "1", "--seeds", "1", "--half-width", "0.25"]
+        budgets.main([*flags, "--out", str(out), *(["--centre-on", "1"] if budget == "2" else [])])
+    cells = json.loads(out.read_text())["budgets"]
+    for budget in ("1", "2"):
+        cell = cells[budget][task]
+        assert cell["ours"]["passes"] == [1.0] and cell["grid_seeds"] == 1
+        assert cell["ours"]["budget_factor"] == [pytest.approx(10**0.3)]
+        assert cell["ours"]["lr"] == [pytest.approx(cell["ours"]["suggestion"][0] * 10**0.3)]
+        assert len(cell["log10_lr"]) >= 3 and math.isfinite(cell["best_mean_loss"])
+
+
+def test_the_token_stream_reports_the_loss_above_the_chains_entropy():
+    """The floor is the chain's own cross-entropy on the validation set: a model that knew the chain
+    would score zero above it, one that knows nothing log(vocab) minus it."""
+    import torch
+
+    from benchmarks.tasks import HORIZON_CHECK_TASKS, TOKEN_VOCAB, _token_chain
+
+    task = HORIZON_CHECK_TASKS["tokens_stream_gpt_adamw"]
+    inputs, targets = task.data()[1].tensors
+    chain = _token_chain()[inputs[:, :-1] * TOKEN_VOCAB + inputs[:, 1:]].log()
+    knows_chain = torch.cat([torch.zeros(len(inputs), 1, TOKEN_VOCAB), chain], 1)
+    assert float(task.loss(knows_chain, targets)) == pytest.approx(task.floor(), rel=1e-5)
+    uniform = float(task.loss(torch.zeros(*inputs.shape, TOKEN_VOCAB), targets))
+    assert uniform == pytest.approx(math.log(TOKEN_VOCAB)) and 0.5 < uniform - task.floor() < math.log(TOKEN_VOCAB)
+
+
+def test_the_augmented_set_repeats_its_samples_but_not_its_inputs():
+    from benchmarks.tasks import HORIZON_CHECK_TASKS
+
+    task = HORIZON_CHECK_TASKS["digits_augmented_cnn_adam"]
+    data = task.train_set(4)
+    assert task.epochs_for(4) == 4 * task.epochs and len(data) == len(task.data()[0])
+    first, second = data.__getitems__([0, 1]), data.__getitems__([0, 1])
+    assert [y for _, y in first] == [y for _, y in second]
+    assert not all(a.equal(b) for (a, _), (b, _) in zip(first, second, strict=True))
+
+
 @pytest.mark.parametrize(
     "main, flags",
     [
