@@ -43,9 +43,20 @@ def namespace_of(trainer) -> ModuleType:
 
 
 def fit_observers(trainer) -> tuple[type, ...]:
-    """Callback types that watch, save or average the real fit and must not see the finder's steps."""
+    """Callback types that watch, save, average or fine-tune the real fit and must not see the finder's steps.
+
+    ``BaseFinetuning`` adds the backbone's param group at an epoch of the real fit, counted from
+    its first epoch; held back, it cannot add one to the test's optimizer.
+    """
     callbacks = namespace_of(trainer).callbacks
-    names = ("Checkpoint", "EarlyStopping", "LearningRateMonitor", "StochasticWeightAveraging", "WeightAveraging")
+    names = (
+        "Checkpoint",
+        "EarlyStopping",
+        "LearningRateMonitor",
+        "StochasticWeightAveraging",
+        "WeightAveraging",
+        "BaseFinetuning",
+    )
     return tuple(getattr(callbacks, name) for name in names if hasattr(callbacks, name))
 
 

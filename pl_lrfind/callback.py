@@ -38,7 +38,7 @@ from .core.range_test import check_choice, check_positive, mean_loss, validate_s
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
 from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
-from .schedule import adam_like, one_cycle, shortest_one_cycle
+from .schedule import adam_like, join_one_cycle, one_cycle, shortest_one_cycle
 from .snapshot import TARGETS as SNAPSHOT_TARGETS
 from .snapshot import TrainingSnapshot
 from .stage import Budget, Phase, Stage
@@ -213,6 +213,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._loan: TrainerLoan | None = None
         self._log: CurveLog | None = None
         self._fit: _FitInProgress | None = None
+        self._warned_override = False
         # Lightning builds a profiler label from the state key on every hook call (a dozen per
         # step); the settings never change after construction, so the key is built once. A rule
         # of the user's own enters by name: its repr would hold a memory address, and the key
@@ -321,7 +322,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             return
         trainer = fit.trainer()
         if trainer is not None:
-            extend_limits(trainer, self.budget)
+            extend_limits(trainer, self.budget, epochs=not self._stage.real_epochs)
             fit.limits_extended = True
 
     @override
@@ -372,7 +373,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         )
         try:
             self._log = self.make_curve_log(trainer)
-            self._loan = TrainerLoan.take(trainer)
+            self._loan = TrainerLoan.take(trainer, first=self)
         except BaseException:
             self._test.snapshot.release()
             self._test = None
@@ -392,7 +393,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         if self.phase is Phase.SEARCHING:
             scaler = _grad_scaler(trainer)
             self._test.scale_before_step = scaler.get_scale() if scaler is not None else None
-        elif self.phase is Phase.TRAINING and self.scheduler is not None and self._log is not None:
+        elif self.phase is Phase.TRAINING and self.scheduler is not None:
+            self._keep_joined_groups_on_the_cycle(trainer, optimizer)
+        if self.phase is Phase.TRAINING and self.scheduler is not None and self._log is not None:
             # Like Lightning's own metrics, the schedule is logged every `log_every_n_steps` steps
             # of the real fit (counted by the schedule, so a resumed fit keeps the same steps):
             # one event per step cost a TensorBoard writer-thread wake-up per step for the whole fit.
@@ -400,6 +403,30 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 groups = optimizer.param_groups
                 momenta = [momentum_of(group) for group in groups] if self.scheduler.cycle_momentum else None
                 self._log.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
+
+    def _keep_joined_groups_on_the_cycle(self, trainer: Trainer, optimizer: Optimizer) -> None:
+        """A param group added during the real fit (``BaseFinetuning`` unfreezing a backbone) joins
+        the one-cycle at this step, its peak in the ratio to the first group that its adder gave
+        it; from then on the cycle sets its rate, whatever else writes it."""
+        groups, ratios, stage = optimizer.param_groups, self._stage.group_ratios, self._stage
+        for group in groups[len(ratios) :]:
+            ratio = ratios[0] * group["lr"] / groups[0]["lr"] if groups[0]["lr"] > 0 else ratios[0]
+            join_one_cycle(self.scheduler, group, self.result.chosen_lr * ratio)
+            ratios.append(ratio)
+            stage.joined_groups += 1
+        last = self.scheduler.get_last_lr()
+        overridden = []
+        for index in range(len(ratios) - stage.joined_groups, min(len(groups), len(last))):
+            if groups[index]["lr"] != last[index]:
+                groups[index]["lr"] = last[index]
+                overridden.append(index)
+        if overridden and not self._warned_override:
+            self._warned_override = True
+            _lightning.rank_zero(trainer).rank_zero_warn(
+                f"lr_find: param group(s) {overridden} joined the one-cycle during the real fit and their rate "
+                "was then changed by other code (BackboneFinetuning's own schedule, say); the one-cycle sets it "
+                "back at every step. Use then='set' to let another schedule drive the rates."
+            )
 
     @override
     def on_train_batch_end(
@@ -444,6 +471,12 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             test.snapshot.restore(pl_module, trainer.optimizers[0])
         finally:
             test.snapshot.release()
+        if test.snapshot.removed_groups:
+            _lightning.rank_zero(trainer).rank_zero_warn(
+                f"lr_find: {test.snapshot.removed_groups} param group(s) joined the optimizer during the range test "
+                "and were taken out with the test's weights. Add groups at an epoch of the real fit (a BaseFinetuning "
+                "callback is held back during the test and counts epochs from the real fit's start)."
+            )
         result = test.range_test.result()
         result.settings.update(snapshot=test.snapshot.target, snapshot_bytes=test.snapshot.nbytes)
         readable = result.diagnosis not in UNREADABLE
@@ -495,6 +528,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.phase is not Phase.HANDOVER:
             return
+        self._loan.restart_epochs(trainer)
         held_back = self._give_back(trainer)
         chosen = self.result.chosen_lr
         if chosen is not None and self.then == "one_cycle":

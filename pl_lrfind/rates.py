@@ -18,8 +18,11 @@ def group_ratios(optimizer: Optimizer) -> list[float]:
 
 
 def apply_rate(optimizer: Optimizer, lr: float, ratios: list[float]) -> None:
-    """Set the top group to ``lr`` and every other group to its ratio of it."""
-    for group, ratio in zip(optimizer.param_groups, ratios, strict=True):
+    """Set the top group to ``lr`` and every other group to its ratio of it.
+
+    A group added after the ratios were taken keeps the rate its adder gave it.
+    """
+    for group, ratio in zip(optimizer.param_groups, ratios, strict=False):
         group["lr"] = lr * ratio
 
 

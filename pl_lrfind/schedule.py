@@ -60,3 +60,25 @@ def one_cycle(optimizer: Optimizer, peak_lrs: float | list[float], total_steps: 
     if not settings["cycle_momentum"]:
         del settings["base_momentum"], settings["max_momentum"]
     return OneCycleLR(optimizer, max_lr=peak_lrs, total_steps=total_steps, **settings)
+
+
+def join_one_cycle(scheduler: OneCycleLR, group: dict, peak_lr: float) -> None:
+    """Make a param group added after ``scheduler`` was built follow it from this step, peaking at ``peak_lr``.
+
+    ``OneCycleLR`` keeps each group's bounds (``initial_lr``, ``max_lr``, ``min_lr``, and the
+    momentum bounds when it cycles momentum) in the group, written when it is built: a group added
+    later has none, and the next step raises ``KeyError: 'initial_lr'``. The new group gets the
+    first group's bounds scaled to its peak, and the rate and momentum of the step the cycle is at.
+    """
+    first = scheduler.optimizer.param_groups[0]
+    scale = peak_lr / first["max_lr"]
+    for key in ("initial_lr", "max_lr", "min_lr", "lr"):
+        group[key] = first[key] * scale
+    if scheduler.cycle_momentum:
+        group["base_momentum"], group["max_momentum"] = first["base_momentum"], first["max_momentum"]
+        momentum = first["betas"][0] if "betas" in first else first["momentum"]
+        if "betas" in group:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+    scheduler.base_lrs.append(group["initial_lr"])

@@ -193,6 +193,8 @@ class TrainingSnapshot:
         self._optimizer_state: dict[int, dict[str, Any]] = {}
         self._param_groups: list[dict[str, Any]] = []
         self._empty_buffers: set[str] = set()
+        self.removed_groups = 0
+        """Param groups that were added during the test and taken out by :meth:`restore`."""
 
     @classmethod
     @torch.no_grad()
@@ -253,8 +255,15 @@ class TrainingSnapshot:
         A tensor the model or the optimizer replaced during the test (a cache buffer rebuilt at
         another size, an optimizer state tensor) is put back itself, with its saved values; a
         buffer that was empty at the snapshot is emptied again. Everything that can be restored
-        is restored before a model that gained or lost parameters is reported.
+        is restored before a model that gained or lost parameters is reported. A param group added
+        during the test is taken out again (:attr:`removed_groups` counts them).
         """
+        # A param group added while the test ran goes, with its state: the snapshot has no rates for it.
+        added = optimizer.param_groups[len(self._param_groups) :]
+        for group in added:
+            for param in group["params"]:
+                optimizer.state.pop(param, None)
+        del optimizer.param_groups[len(self._param_groups) :]
         live = dict(_live_tensors(model, optimizer))
         written = []
         for name, slot in self._model.items():
@@ -286,6 +295,7 @@ class TrainingSnapshot:
         _synchronize(written)
         changed = sorted(name for name in live.keys() - self._model.keys() if name not in self._empty_buffers)
         missing = sorted(self._model.keys() - live.keys())
+        self.removed_groups = len(added)
         if changed or missing:
             raise RuntimeError(
                 "the model changed during the range test: everything the snapshot held was put back, but "

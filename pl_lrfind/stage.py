@@ -60,6 +60,11 @@ class Stage:
     phase: Phase = Phase.PENDING
     budget: Budget = field(default_factory=lambda: Budget(real_steps=None))
     group_ratios: list[float] = field(default_factory=list)
+    joined_groups: int = 0
+    """Param groups that joined the one-cycle during the real fit (the last of ``group_ratios``)."""
+    real_epochs: bool = True
+    """Whether the real fit counts its epochs from its own start; a checkpoint of pl_lrfind 0.1
+    counted the test's epochs too, and resumes so."""
     scheduler: OneCycleLR | None = None
     """The one-cycle schedule of the real fit, once installed."""
     saved_scheduler_state: dict[str, Any] | None = None
@@ -80,6 +85,8 @@ class Stage:
             "phase": self.phase.as_saved().value,
             "budget": asdict(self.budget),
             "group_ratios": list(self.group_ratios),
+            "joined_groups": self.joined_groups,
+            "real_epochs": self.real_epochs,
             "scheduler": self.scheduler_state,
         }
 
@@ -90,5 +97,7 @@ class Stage:
             phase=Phase(state["phase"]),
             budget=Budget(**state["budget"]) if state["budget"] else Budget(real_steps=None),
             group_ratios=list(state["group_ratios"]),
+            joined_groups=state.get("joined_groups", 0),  # pl_lrfind 0.1 wrote neither
+            real_epochs=state.get("real_epochs", False),
             saved_scheduler_state=state["scheduler"],
         )

@@ -1,9 +1,12 @@
 """What the range test borrows from the Trainer while it runs, and gives back at the hand-over.
 
 While the test runs, the callbacks that watch the fit are held back, the user's schedulers are
-set aside, validation is off and the epoch and step limits are open-ended. When it ends, the
-limits are set to the user's, extended by exactly what the test used; at the next epoch start
-everything else is given back.
+set aside, validation is off and the epoch and step limits are open-ended. When it ends, the step
+limits are extended by exactly the steps the test used. At the next epoch start the epoch count
+goes back to where the test began, so every epoch-based setting (``check_val_every_n_epoch``,
+``ModelCheckpoint(every_n_epochs=...)``, ``BackboneFinetuning``'s epoch, SWA's start) acts at the
+epoch of the real fit the user wrote, while ``global_step`` keeps counting; then everything else
+is given back.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class TrainerLoan:
         self.schedulers = trainer.strategy.lr_scheduler_configs
         self.limit_val_batches = trainer.limit_val_batches
         self.max_epochs = trainer.fit_loop.max_epochs
+        self.min_epochs = trainer.fit_loop.min_epochs
         self.max_steps = trainer.max_steps
         self.start_epoch = trainer.current_epoch
         self.start_step = trainer.global_step
@@ -33,11 +37,16 @@ class TrainerLoan:
         self._given_back = False
 
     @classmethod
-    def take(cls, trainer: Trainer) -> TrainerLoan:
-        """Record the Trainer's settings, then change them for the test."""
+    def take(cls, trainer: Trainer, first: Callback) -> TrainerLoan:
+        """Record the Trainer's settings, then change them for the test.
+
+        ``first`` (the finder) runs first among the callbacks left, so that at the real fit's first
+        epoch start it sets the epoch count back before any other callback reads it.
+        """
         loan = cls(trainer)
         observers = _lightning.fit_observers(trainer)
-        trainer.callbacks = [callback for callback in trainer.callbacks if not isinstance(callback, observers)]
+        kept = [callback for callback in trainer.callbacks if not isinstance(callback, observers)]
+        trainer.callbacks = [first, *(callback for callback in kept if callback is not first)]
         trainer.strategy.lr_scheduler_configs = []
         trainer.limit_val_batches = 0
         # Open-ended while the test runs; set to exactly the user's budget + what the test used after.
@@ -54,8 +63,29 @@ class TrainerLoan:
         )
         self._restore_limits(trainer)
         extend_limits(trainer, budget)
+        # Until restart_epochs, the epoch limits count the test's epochs too: the fit loop checks
+        # them when the test's last epoch ends.
+        trainer.fit_loop.max_epochs = _plus(self.max_epochs, budget.finder_epochs)
+        trainer.fit_loop.min_epochs = _plus(self.min_epochs, budget.finder_epochs)
         end_epoch_after_this_batch(trainer)
         return budget
+
+    def restart_epochs(self, trainer: Trainer) -> None:
+        """At the real fit's first epoch start: count epochs again from where the test began.
+
+        Lightning has just readied this epoch, so its counters read one epoch ready and none
+        started, processed or completed since ``start_epoch``; ``trainer.current_epoch`` reads
+        ``start_epoch``. The total counters, which Lightning's restart logic compares, are left alone.
+        """
+        current = trainer.fit_loop.epoch_progress.current
+        current.ready, current.started = self.start_epoch + 1, self.start_epoch
+        current.processed = current.completed = self.start_epoch
+        trainer.fit_loop.max_epochs = self.max_epochs
+        trainer.fit_loop.min_epochs = self.min_epochs
+        if self.start_epoch == 0:
+            # The epoch loop starts a new pass over the data for every epoch but the first, whose
+            # pass FitLoop.setup_data started and the test used: start this one here.
+            iter(trainer.fit_loop._data_fetcher)
 
     def give_back(self, trainer: Trainer) -> list[Callback]:
         """Put back what the test set aside; return the callbacks that were held back.
@@ -68,6 +98,7 @@ class TrainerLoan:
         self._given_back = True
         if not self._limits_set:  # the fit ended inside the test: no budget to extend
             self._restore_limits(trainer)
+        trainer.fit_loop.max_epochs, trainer.fit_loop.min_epochs = self.max_epochs, self.min_epochs
         active = set(map(id, trainer.callbacks))
         held_back = [callback for callback in self.callbacks if id(callback) not in active]
         trainer.callbacks = self.callbacks
@@ -77,6 +108,7 @@ class TrainerLoan:
 
     def _restore_limits(self, trainer: Trainer) -> None:
         trainer.fit_loop.max_epochs = self.max_epochs
+        trainer.fit_loop.min_epochs = self.min_epochs
         trainer.fit_loop.epoch_loop.max_steps = self.max_steps
         self._limits_set = True
 
@@ -93,18 +125,27 @@ def remaining_steps(trainer: Trainer) -> int | None:
     return max(0, min(limits)) if limits else None
 
 
-def extend_limits(trainer: Trainer, budget: Budget) -> None:
-    """Add the test's epochs and steps to every finite limit, so the real fit keeps its budget."""
-    # Lightning keeps the epoch limits on the fit loop and the step limits on its epoch loop.
-    epochs, steps = trainer.fit_loop, trainer.fit_loop.epoch_loop
-    if epochs.max_epochs is not None and epochs.max_epochs >= 0:
-        epochs.max_epochs += budget.finder_epochs
+def extend_limits(trainer: Trainer, budget: Budget, epochs: bool = False) -> None:
+    """Add the test's optimizer steps to the finite step limits, so the real fit keeps its budget.
+
+    ``global_step`` counts the test's steps; the epochs are counted from the real fit's start
+    (:meth:`TrainerLoan.restart_epochs`), so the epoch limits stay the user's, unless ``epochs``
+    (a checkpoint of pl_lrfind 0.1, whose real fit counted the test's epochs too).
+    """
+    if epochs:
+        trainer.fit_loop.max_epochs = _plus(trainer.fit_loop.max_epochs, budget.finder_epochs)
+        trainer.fit_loop.min_epochs = _plus(trainer.fit_loop.min_epochs, budget.finder_epochs)
+    # Lightning keeps the step limits on the fit loop's epoch loop.
+    steps = trainer.fit_loop.epoch_loop
     if steps.max_steps >= 0:
         steps.max_steps += budget.finder_steps
-    if epochs.min_epochs:
-        epochs.min_epochs += budget.finder_epochs
     if steps.min_steps:
         steps.min_steps += budget.finder_steps
+
+
+def _plus(limit: int | None, epochs: int) -> int | None:
+    """An epoch limit moved by ``epochs``; an open one (``None``, -1) or none (0) stays."""
+    return limit + epochs if limit is not None and limit > 0 else limit
 
 
 def end_epoch_after_this_batch(trainer: Trainer) -> None:

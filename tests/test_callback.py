@@ -119,12 +119,11 @@ class TestHandOver:
         probe = StepProbe(finder)
         trainer = fit(model, finder, probe, max_epochs=3)
 
-        finder_epochs = finder.budget.finder_epochs
-        real = [(e, b) for e, b in model.seen if e >= finder_epochs]
-        assert len(real) == 3 * BATCHES
-        for epoch in range(finder_epochs, finder_epochs + 3):  # every real epoch sees all the data
+        real = model.seen[finder.budget.finder_steps :]  # the real fit counts its epochs from 0
+        assert len(real) == 3 * BATCHES and finder.budget.finder_epochs == 2
+        for epoch in range(3):  # every real epoch sees all the data
             assert [b for e, b in real if e == epoch] == list(range(BATCHES))
-        assert trainer.current_epoch == finder_epochs + 3
+        assert trainer.current_epoch == 3
 
         scheduler = finder.scheduler
         assert isinstance(scheduler, OneCycleLR)
@@ -330,8 +329,8 @@ class TestObservers:
 
         pl.seed_everything(0)
         model = Classifier()
-        val_epochs: list[int] = []
-        model.on_validation_start = lambda: val_epochs.append(model.current_epoch)
+        val_steps: list[int] = []
+        model.on_validation_start = lambda: val_steps.append(model.global_step)
         finder = quiet_finder(num_steps=24, min_lr=1e-5, max_lr=1.0)
         checkpoint = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=3, save_top_k=-1)
         stopper = EarlyStopping(monitor="val_loss", patience=100)
@@ -349,10 +348,10 @@ class TestObservers:
         finder_epochs, finder_steps = finder.budget.finder_epochs, finder.budget.finder_steps
         assert finder_steps == 24 and finder_epochs == 2
 
-        assert val_epochs and min(val_epochs) >= finder_epochs
+        assert val_steps and min(val_steps) > finder_steps
         saved_steps = sorted(int(p.stem.split("step=")[1].split("-")[0]) for p in (tmp_path / "ckpt").glob("*.ckpt"))
         assert saved_steps and min(saved_steps) > finder_steps
-        assert stopper.best_score is not None and trainer.current_epoch == finder_epochs + 2
+        assert stopper.best_score is not None and trainer.current_epoch == 2
 
         import csv
 
@@ -571,7 +570,7 @@ class TestStages:
         trainer = pl.Trainer(callbacks=[finder, probe], **trainer_kwargs(max_epochs=1, limit_train_batches=batches))
         trainer.fit(model, loader())
         epochs_done, steps_done = trainer.current_epoch, trainer.global_step
-        assert epochs_done == finder.budget.finder_epochs + 1
+        assert epochs_done == 1  # the test's epochs are not counted
 
         trainer.fit_loop.max_epochs = epochs_done + 3  # Lightning's way to train on: three epochs more
         trainer.fit(model, loader())
@@ -581,7 +580,7 @@ class TestStages:
         assert finder.scheduler.total_steps == 3 * batches
         rates = probe.rates("training", stage=2)
         assert rates == pytest.approx(one_cycle_rates(second.chosen_lr, 3 * batches), rel=1e-9)
-        assert trainer.current_epoch == epochs_done + finder.budget.finder_epochs + 3
+        assert trainer.current_epoch == epochs_done + 3
         assert trainer.global_step == steps_done + second.num_steps_taken + 3 * batches
 
     def test_a_resume_inside_the_second_stage_continues_that_stage(self, tmp_path):
@@ -602,8 +601,7 @@ class TestStages:
             return model, finder, probe
 
         model_a, finder_a, probe_a = stages(tmp_path / "a")
-        first_real_epoch = finder_a.budget.finder_epochs
-        inside = tmp_path / "a" / f"epoch={first_real_epoch}.ckpt"  # after the first real epoch of stage two
+        inside = tmp_path / "a" / "epoch=0.ckpt"  # after the first real epoch of stage two
         model_b, finder_b, probe_b = stages(tmp_path / "b", ckpt_path=inside)
 
         assert finder_b.stage == 2 and finder_b.results == finder_a.results
@@ -641,6 +639,8 @@ class TestStages:
         assert finder.stage == 1 and finder.phase == "training" and finder.result.chosen_lr == 1e-3
         assert finder.budget.real_steps == 32 and finder.budget.finder_steps == 10
         assert finder.state_dict()["stage"]["budget"] == old["budget"]
+        assert finder.state_dict()["stage"]["real_epochs"] is False  # its real fit counted the test's epochs
+        assert quiet_finder().state_dict()["stage"]["real_epochs"] is True
 
 
 class TestOwnRule:
