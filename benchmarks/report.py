@@ -918,12 +918,12 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
     )
     passes_file = results / PASSES_RULE_JSON.name
     passes = json.loads(passes_file.read_text()) if passes_file.exists() else None
-    for key, lines in (
+    for key, table in (
         ("{passes_rule}", summary_lines),
         ("{passes_rule_test}", test_lines),
         ("{passes_rule_exponents}", exponent_lines),
     ):
-        tables[key] = "\n".join(lines(passes)) if passes else "(not measured)"
+        tables[key] = "\n".join(table(passes)) if passes else "(not measured)"
     budgets_file = results / BUDGETS_JSON.name
     budgets = json.loads(budgets_file.read_text()) if budgets_file.exists() else None
     tables["{budgets}"] = "\n".join(budgets_table(budgets, oracle)) if budgets else "(not measured)"
