@@ -3,7 +3,7 @@
 from .core import LRFindResult, RangeTest, StopReason, suggest
 
 __all__ = ["LRFindResult", "LRFinderCallback", "RangeTest", "StopReason", "suggest"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):
