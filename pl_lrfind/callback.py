@@ -32,7 +32,7 @@ from torch.utils.data import IterableDataset
 from typing_extensions import override
 
 from . import _lightning
-from .core import UNREADABLE, LRFindResult, RangeTest, Rule, StopReason
+from .core import UNREADABLE, DiagnosisCode, LRFindResult, RangeTest, Rule, StopReason
 from .core.budget import check_pass_exponent, describe_factor, level_for, pass_exponent_for, repetition_factor
 from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
@@ -506,7 +506,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         rank_zero = _lightning.rank_zero(trainer)
         if self.verbose:
             rank_zero.rank_zero_info(result.summary())
-        if result.diagnosis != "ok":
+        if result.diagnosis is not DiagnosisCode.OK:
             rank_zero.rank_zero_warn(f"lr_find diagnosis '{result.diagnosis}': {result.advice}")
 
     def _end_test(self, trainer: Trainer, pl_module: LightningModule, reason: StopReason | None = None) -> None:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .core import LRFindResult, format_lr
+from .core import DiagnosisCode, LRFindResult, format_lr
 from .tb_reader import ReportError, read_runs
 
 PROG = "pl-lrfind"
@@ -140,7 +140,9 @@ def format_table(runs: dict[str, LRFindResult]) -> str:
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.append("* the run's own rule")
-    lines += [f"{name}: {run.diagnosis}: {run.advice}" for name, run in runs.items() if run.diagnosis != "ok"]
+    lines += [
+        f"{name}: {run.diagnosis}: {run.advice}" for name, run in runs.items() if run.diagnosis is not DiagnosisCode.OK
+    ]
     return "\n".join(lines)
 
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from pl_lrfind.snapshot import (
+from pl_lrfind.snapshot import TrainingSnapshot
+from pl_lrfind.snapshot_placement import (
     DISK_RESERVE,
     FreeSpace,
     SnapshotSpaceError,
-    TrainingSnapshot,
     available_host_memory,
     cgroup_headroom,
     check_room,

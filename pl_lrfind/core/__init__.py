@@ -14,7 +14,7 @@ from .budget import (
     repetition_factor,
 )
 from .curve import MIN_POINTS, Curve
-from .diagnosis import UNREADABLE, Diagnosis, diagnose
+from .diagnosis import UNREADABLE, Diagnosis, DiagnosisCode, diagnose
 from .ladder import MODES, lr_ladder
 from .range_test import RangeTest, validate_settings
 from .result import LRFindResult, format_lr
@@ -31,6 +31,7 @@ __all__ = [
     "Curve",
     "DebiasedEMA",
     "Diagnosis",
+    "DiagnosisCode",
     "LRFindResult",
     "MIN_POINTS",
     "NON_ADAM_LEVEL",

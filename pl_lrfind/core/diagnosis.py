@@ -3,20 +3,49 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
 from .curve import MIN_POINTS, Curve, head_length
 from .stop import StopReason
 
-OK = "ok"
-ALREADY_TRAINED = "already_trained"
-NO_DESCENT = "no_descent"
-DIVERGED_IMMEDIATELY = "diverged_immediately"
-NEVER_DIVERGED = "never_diverged"
-TOO_NOISY = "too_noisy"
-TOO_SHORT = "too_short"
-SKIPPED = "skipped"
+
+class DiagnosisCode(str, Enum):
+    """What the curve says. A ``str`` so that results, logs and checkpoints hold plain strings and
+    ``result.diagnosis == "ok"`` reads as it did."""
+
+    OK = "ok"
+    ALREADY_TRAINED = "already_trained"
+    NO_DESCENT = "no_descent"
+    DIVERGED_IMMEDIATELY = "diverged_immediately"
+    NEVER_DIVERGED = "never_diverged"
+    TOO_NOISY = "too_noisy"
+    TOO_SHORT = "too_short"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    def __hash__(self) -> int:  # Enum hashes the name; a str must hash as it compares, by its value
+        return hash(self.value)
+
+
+OK, ALREADY_TRAINED, NO_DESCENT, DIVERGED_IMMEDIATELY = (
+    DiagnosisCode.OK,
+    DiagnosisCode.ALREADY_TRAINED,
+    DiagnosisCode.NO_DESCENT,
+    DiagnosisCode.DIVERGED_IMMEDIATELY,
+)
+NEVER_DIVERGED, TOO_NOISY, TOO_SHORT, SKIPPED = (
+    DiagnosisCode.NEVER_DIVERGED,
+    DiagnosisCode.TOO_NOISY,
+    DiagnosisCode.TOO_SHORT,
+    DiagnosisCode.SKIPPED,
+)
 
 ADVICE = {
     OK: "the loss falls, bottoms out and rises: the suggestion is read from a clean curve.",
@@ -108,7 +137,7 @@ weights at all "dips"."""
 
 @dataclass(frozen=True)
 class Diagnosis:
-    code: str
+    code: DiagnosisCode
     advice: str
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from .diagnosis import DiagnosisCode
 from .stop import StopReason
 
 if TYPE_CHECKING:
@@ -41,13 +42,14 @@ class LRFindResult:
     rule: str
     suggestions: dict[str, float | None]
     stop_reason: StopReason
-    diagnosis: str
+    diagnosis: DiagnosisCode
     advice: str
     settings: dict[str, Any] = field(default_factory=dict)
     chosen_lr: float | None = None
 
     def __post_init__(self) -> None:
         self.stop_reason = StopReason(self.stop_reason)
+        self.diagnosis = DiagnosisCode(self.diagnosis)
 
     @property
     def num_steps_taken(self) -> int:
@@ -56,6 +58,7 @@ class LRFindResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stop_reason"] = self.stop_reason.value
+        data["diagnosis"] = self.diagnosis.value
         return data
 
     @classmethod
