@@ -15,10 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import LRFindResult, format_lr
+from .core import LRFindResult, centered_smooth, format_lr
 from .core.diagnosis import MIN_RELATIVE_DEPTH
 
 CURVE_COLOR = "#1f77b4"
+EMA_COLOR = "#17becf"
+"""matplotlib's ``tab:cyan``: the EMA is drawn thin, for the stop rule, beside the lag-free curve."""
+LAG_FREE_LABEL = "smoothed loss (lag-free, what midspan reads)"
+EMA_LABEL = "EMA (what the stop rule watches; it lags)"
 """matplotlib's ``tab:blue``."""
 RULE_COLORS = ("#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22")
 """One colour per rule, in the order of ``result.suggestions`` (matplotlib's ``tab:red``,
@@ -99,3 +103,13 @@ def _descent(curve: np.ndarray) -> tuple[float, float] | None:
     lowest = int(np.argmin(finite))
     bottom, top = float(finite[lowest]), float(finite[: lowest + 1].max())
     return (bottom, top) if top - bottom > MIN_RELATIVE_DEPTH * abs(top) else None
+
+
+def lag_free(losses) -> np.ndarray:
+    """The lag-free smoothing of the finite losses (what ``midspan`` reads); NaN where a loss is not."""
+    values = np.asarray(losses, dtype=float)
+    finite = np.isfinite(values)
+    out = np.full_like(values, np.nan)
+    if finite.any():
+        out[finite] = centered_smooth(values[finite])
+    return out

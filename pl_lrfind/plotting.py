@@ -19,8 +19,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 
-from .core import LRFindResult, centered_smooth, format_lr
-from .curve_view import CURVE_COLOR, RAW_ALPHA, X_LABEL, Y_LABEL, loss_limits, marks, title
+from .core import LRFindResult, format_lr
+from .curve_view import (
+    CURVE_COLOR,
+    EMA_COLOR,
+    EMA_LABEL,
+    LAG_FREE_LABEL,
+    RAW_ALPHA,
+    X_LABEL,
+    Y_LABEL,
+    lag_free,
+    loss_limits,
+    marks,
+    title,
+)
 
 FIGSIZE = (8.0, 5.0)
 MARGINS = dict(left=0.08, right=0.98, bottom=0.1, top=0.88)
@@ -36,8 +48,9 @@ LINESTYLES = {"solid": "-", "dashed": "--", "dotted": ":"}
 def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool = True) -> Figure:
     """Raw and smoothed loss against the learning rate (log scale), with each rule's suggestion.
 
-    The raw loss is drawn light and thin, the smoothed loss (the debiased EMA the stop rule
-    watched) solid on top of it. With ``show_rules`` every rule's finite suggestion gets a
+    The raw loss is drawn light and thin, its lag-free smoothing (what ``midspan`` reads) bold on
+    top, and the debiased EMA the stop rule watched thin: it lags the raw loss by tens of steps.
+    With ``show_rules`` every rule's finite suggestion gets a
     vertical line and a legend entry; the rule the result was chosen by is drawn solid and
     thicker. The y axis is cut above the descent so that the blow-up at the end does not squash
     the part of the curve the suggestion is read from. Draws into ``ax`` when given (and returns
@@ -46,16 +59,15 @@ def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool =
     figure, ax = _figure_and_axes(ax)
     lrs = np.asarray(result.lrs, dtype=float)
     smoothed = np.asarray(result.smoothed_losses, dtype=float)
+    smooth = lag_free(result.losses)
     ax.plot(lrs, result.losses, color=CURVE_COLOR, alpha=RAW_ALPHA, linewidth=0.8, label="loss")
-    ax.plot(lrs, smoothed, color=CURVE_COLOR, linewidth=2.0, label="smoothed loss (EMA)")
+    ax.plot(lrs, smooth, color=CURVE_COLOR, linewidth=2.0, label=LAG_FREE_LABEL, zorder=2.5)
+    ax.plot(lrs, smoothed, color=EMA_COLOR, linewidth=1.0, label=EMA_LABEL)
     if show_rules:
         _mark_suggestions(ax, result)
     if not len(lrs):
         ax.text(0.5, 0.5, "no points recorded", transform=ax.transAxes, ha="center", va="center")
-    # The EMA lags the raw loss by tens of steps, so the raw descent reaches lower, at higher
-    # rates; a lag-free smoothing of the raw loss keeps that bottom in view without letting
-    # single noisy batches set the limits.
-    _finish_axes(ax, title(result), [smoothed, centered_smooth(result.losses)])
+    _finish_axes(ax, title(result), [smoothed, smooth])
     return figure
 
 

@@ -20,7 +20,20 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .core import LRFindResult, centered_smooth
-from .curve_view import CURVE_COLOR, RAW_ALPHA, X_LABEL, Y_LABEL, Mark, loss_limits, marks, title
+from .curve_view import (
+    CURVE_COLOR,
+    EMA_COLOR,
+    EMA_LABEL,
+    LAG_FREE_LABEL,
+    RAW_ALPHA,
+    X_LABEL,
+    Y_LABEL,
+    Mark,
+    lag_free,
+    loss_limits,
+    marks,
+    title,
+)
 
 SIZE = (800, 500)
 """Width and height in pixels: what the matplotlib figure (8 x 5 inches at 100 dpi) measured."""
@@ -72,25 +85,31 @@ def render_png(result: LRFindResult) -> bytes:
 
 
 def _draw(result: LRFindResult) -> Image.Image:
-    """The picture: raw loss light, smoothed loss solid, a vertical line per suggestion (the
-    chosen rule's solid), a legend in whichever corner the curve leaves emptiest, and the y axis cut above the
-    descent as in :func:`pl_lrfind.plotting.plot_result`.
+    """The picture: raw loss light, its lag-free smoothing bold, the stop rule's EMA thin, a
+    vertical line per suggestion (the chosen rule's solid), a legend in whichever corner the curve
+    leaves emptiest, and the y axis cut above the descent as in :func:`pl_lrfind.plotting.plot_result`.
     """
     lrs = np.asarray(result.lrs, dtype=float)
     losses = np.asarray(result.losses, dtype=float)
     smoothed = np.asarray(result.smoothed_losses, dtype=float)
+    smooth = lag_free(losses)
     found = marks(result)
     canvas = _Canvas(_lr_range(lrs, found), _loss_range(losses, smoothed))
     canvas.grid_and_ticks()
     raw_color = _blend(CURVE_COLOR, RAW_ALPHA)
     canvas.curve(lrs, losses, raw_color, width=1)
-    canvas.curve(lrs, smoothed, _rgb(CURVE_COLOR), width=2)
+    canvas.curve(lrs, smoothed, _rgb(EMA_COLOR), width=1)
+    canvas.curve(lrs, smooth, _rgb(CURVE_COLOR), width=2)
     for mark in sorted(found, key=lambda mark: mark.style == "solid"):  # the chosen rule's on top
         canvas.mark(mark)
     canvas.frame()
     if not len(lrs):
         canvas.centered("no points recorded")
-    legend = [("loss", raw_color, "solid", 1), ("smoothed loss (EMA)", _rgb(CURVE_COLOR), "solid", 2)]
+    legend = [
+        ("loss", raw_color, "solid", 1),
+        (LAG_FREE_LABEL, _rgb(CURVE_COLOR), "solid", 2),
+        (EMA_LABEL, _rgb(EMA_COLOR), "solid", 1),
+    ]
     legend += [(mark.label, _rgb(mark.color), mark.style, round(mark.width)) for mark in found]
     canvas.legend(legend, lrs, smoothed)
     canvas.labels(title(result))

@@ -8,14 +8,14 @@ import numpy as np
 from helpers import PNG_MAGIC, synthetic_result
 from matplotlib.figure import Figure
 
-from pl_lrfind.core import RangeTest, StopReason, format_lr
-from pl_lrfind.curve_view import loss_limits
+from pl_lrfind.core import RangeTest, StopReason, centered_smooth, format_lr
+from pl_lrfind.curve_view import EMA_LABEL, LAG_FREE_LABEL, loss_limits
 from pl_lrfind.plotting import plot_result, plot_runs
 
 
 def suggestion_lines(ax) -> dict[str, list[float]]:
-    """Label -> x data of the vertical suggestion markers (every line but the two curves)."""
-    return {line.get_label(): list(line.get_xdata()) for line in ax.get_lines()[2:]}
+    """Label -> x data of the vertical suggestion markers (every line but the three curves)."""
+    return {line.get_label(): list(line.get_xdata()) for line in ax.get_lines()[3:]}
 
 
 def test_synthetic_result_falls_then_diverges():
@@ -34,9 +34,11 @@ def test_plot_result_axes_labels_and_title():
     assert ax.get_xlabel() == "learning rate (log scale)"
     assert ax.get_ylabel() == "loss"
     assert result.rule in ax.get_title() and format_lr(result.suggestion) in ax.get_title()
-    raw, smoothed = ax.get_lines()[:2]
+    raw, lag_free, ema = ax.get_lines()[:3]
     assert list(raw.get_ydata()) == result.losses
-    assert list(smoothed.get_ydata()) == result.smoothed_losses
+    assert list(lag_free.get_ydata()) == list(centered_smooth(result.losses))  # what midspan reads, bold
+    assert list(ema.get_ydata()) == result.smoothed_losses  # what the stop rule watched, thin
+    assert lag_free.get_linewidth() > ema.get_linewidth() and lag_free.get_linewidth() > raw.get_linewidth()
 
 
 def test_one_marker_per_rule_with_a_suggestion_chosen_rule_emphasised():
@@ -50,15 +52,15 @@ def test_one_marker_per_rule_with_a_suggestion_chosen_rule_emphasised():
         (label,) = [label for label in markers if label.startswith(rule)]
         assert markers[label] == [lr, lr]
         assert format_lr(lr) in label
-    widths = {line.get_label().split(":")[0]: line.get_linewidth() for line in ax.get_lines()[2:]}
+    widths = {line.get_label().split(":")[0]: line.get_linewidth() for line in ax.get_lines()[3:]}
     assert widths[f"{result.rule} (chosen)"] > max(w for label, w in widths.items() if "chosen" not in label)
     legend = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert legend[:2] == ["loss", "smoothed loss (EMA)"] and len(legend) == 2 + len(expected)
+    assert legend[:3] == ["loss", LAG_FREE_LABEL, EMA_LABEL] and len(legend) == 3 + len(expected)
 
 
 def test_show_rules_false_draws_only_the_curves():
     ax = plot_result(synthetic_result(), show_rules=False).axes[0]
-    assert len(ax.get_lines()) == 2
+    assert len(ax.get_lines()) == 3
 
 
 def test_rate_used_is_marked_when_it_differs_from_the_suggestion():

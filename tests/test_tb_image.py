@@ -11,7 +11,7 @@ import pytest
 from helpers import synthetic_result
 
 from pl_lrfind.core import LRFindResult, StopReason
-from pl_lrfind.curve_view import CURVE_COLOR, marks
+from pl_lrfind.curve_view import CURVE_COLOR, EMA_COLOR, marks
 from pl_lrfind.tb_image import PLOT_BOX, SIZE, _rgb, render_result
 
 LEFT, TOP, RIGHT, BOTTOM = PLOT_BOX
@@ -91,11 +91,17 @@ def test_odd_curves_draw_their_finite_points_inside_the_plot(losses):
         warnings.simplefilter("error")  # no overflow, no division by zero along the way
         image = render_result(curve(losses))
     assert image.shape == (SIZE[1], SIZE[0], 3)
-    rows, columns = pixels_of(image, CURVE_COLOR)
-    assert rows.min() >= TOP and rows.max() <= BOTTOM and columns.min() >= LEFT and columns.max() <= RIGHT
-    swatch_only = len(pixels_of(render_result(curve([])), CURVE_COLOR)[0])  # the legend's blue line
-    assert swatch_only > 0
-    assert (len(rows) > swatch_only) == any(math.isfinite(loss) for loss in losses)
+    empty = render_result(curve([]))
+    drawn = 0
+    # The lag-free curve (bold) and the EMA (thin): on a curve whose blow-up swamps the lag-free
+    # smoothing only the EMA is left inside the plot.
+    for color in (CURVE_COLOR, EMA_COLOR):
+        rows, columns = pixels_of(image, color)
+        assert rows.min() >= TOP and rows.max() <= BOTTOM and columns.min() >= LEFT and columns.max() <= RIGHT
+        swatch_only = len(pixels_of(empty, color)[0])  # the legend's line
+        assert swatch_only > 0
+        drawn += len(rows) - swatch_only
+    assert (drawn > 0) == any(math.isfinite(loss) for loss in losses)
 
 
 def test_rates_at_or_below_zero_are_left_off_the_log_axis():
