@@ -2,7 +2,7 @@
 
 from .core import LRFindResult, RangeTest, StopReason, suggest
 
-__all__ = ["LRFindResult", "LRFinderCallback", "RangeTest", "StopReason", "suggest"]
+__all__ = ["LRFindResult", "LRFinderCallback", "RangeTest", "StopReason", "plot_result", "suggest"]
 __version__ = "0.2.0"
 
 
@@ -12,4 +12,8 @@ def __getattr__(name: str):
         from .callback import LRFinderCallback
 
         return LRFinderCallback
+    if name == "plot_result":  # matplotlib, only when a picture is drawn
+        from .plotting import plot_result
+
+        return plot_result
     raise AttributeError(f"module 'pl_lrfind' has no attribute {name!r}")

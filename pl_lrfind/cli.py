@@ -85,11 +85,12 @@ def _add_demo_parser(subparsers) -> None:
 def _demo(args: argparse.Namespace) -> int:
     # Imported here: the demo pulls in Lightning and scikit-learn, which `report` does not need.
     from .demo import run_demo
+    from .plotting import plot_result
 
     outcome = run_demo(args.root, max_epochs=args.max_epochs)
     result = outcome.finder.result
     png = outcome.log_dir / "lr_find.png"
-    result.plot().savefig(png, dpi=PNG_DPI)
+    plot_result(result).savefig(png, dpi=PNG_DPI)
     print()
     print(result.summary())
     print(f"chosen rate (one-cycle peak): {format_lr(result.chosen_lr)}")

@@ -1,7 +1,7 @@
 """What a picture of a range test shows, whoever draws it: the loss range, the title, the marks.
 
 Two renderers draw range tests: :mod:`pl_lrfind.plotting` with matplotlib (the report, the
-notebook, ``result.plot()``) and :mod:`pl_lrfind.tb_image` with Pillow (the image the callback
+notebook, ``plot_result(result)``) and :mod:`pl_lrfind.tb_image` with Pillow (the image the callback
 logs to TensorBoard inside the fit). They take these decisions from here, so that both show the
 same part of the curve, with the same title, colours and suggestion lines. Nothing here imports
 a plotting library.

@@ -1,6 +1,6 @@
 """Pictures of range-test curves: one run with its suggestions, or several runs side by side.
 
-These are the pictures of the report command, the notebook and ``result.plot()``; the image the
+These are the pictures of the report command, the notebook and ``plot_result(result)``; the image the
 callback logs to TensorBoard during a fit is drawn by :mod:`pl_lrfind.tb_image` instead, from
 the same :mod:`pl_lrfind.curve_view` decisions. Everything is drawn on a plain
 :class:`matplotlib.figure.Figure`, never through ``pyplot``: the plots are made in scripts and on

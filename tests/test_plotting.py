@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 
 import numpy as np
+import pytest
 from helpers import PNG_MAGIC, synthetic_result
 from matplotlib.figure import Figure
 
@@ -120,3 +122,15 @@ def test_saved_png(tmp_path):
     plot_runs({"a": synthetic_result(), "b": synthetic_result(shift=1.0)}).savefig(runs_path)
     for png in (path, runs_path):
         assert png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_core_draws_nothing_and_its_old_plot_method_says_where_it_went():
+    import pl_lrfind
+    from pl_lrfind import plot_result as exported
+
+    assert exported is plot_result
+    with pytest.raises(AttributeError, match=r"use pl_lrfind.plot_result\(result\)"):
+        synthetic_result().plot()
+    core = pathlib.Path(pl_lrfind.__file__).parent / "core"
+    imports = [line for path in core.glob("*.py") for line in path.read_text().splitlines() if "import" in line]
+    assert not [line for line in imports if "from .." in line or "pl_lrfind." in line.replace("pl_lrfind.core", "")]

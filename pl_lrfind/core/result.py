@@ -5,13 +5,10 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .diagnosis import DiagnosisCode
 from .stop import StopReason
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 
 def format_lr(lr: float | None) -> str:
@@ -89,10 +86,7 @@ class LRFindResult:
             f"stopped: {self.stop_reason.value}, diagnosis: {self.diagnosis}"
         )
 
-    def plot(self, ax=None, show_rules: bool = True) -> Figure:
-        """Smoothed and raw loss against the learning rate (log scale), suggestions marked."""
-        # Plotting is a leaf that depends on the core; importing it only here keeps the core
-        # free of it (and of matplotlib) until a figure is asked for.
-        from ..plotting import plot_result
-
-        return plot_result(self, ax=ax, show_rules=show_rules)
+    def __getattr__(self, name: str) -> Any:
+        if name == "plot":  # removed so that the core draws nothing: say where it went
+            raise AttributeError("LRFindResult.plot() was removed in pl_lrfind 0.2; use pl_lrfind.plot_result(result)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
