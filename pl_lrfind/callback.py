@@ -19,16 +19,13 @@ epoch-end validation of the last real epoch happens as it would without the call
 
 from __future__ import annotations
 
-import math
 import warnings
 import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.optim import Optimizer
-from torch.utils.data import IterableDataset
 from typing_extensions import override
 
 from . import _lightning
@@ -38,22 +35,25 @@ from .core.range_test import check_choice, check_positive, mean_loss, validate_s
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
 from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
-from .schedule import adam_like, join_one_cycle, one_cycle, shortest_one_cycle
+from .schedule import (
+    ONE_CYCLE_DEFAULTS,
+    adam_like,
+    keep_joined_groups_on_the_cycle,
+    one_cycle,
+    one_cycle_settings,
+    shortest_one_cycle,
+)
 from .snapshot import TARGETS as SNAPSHOT_TARGETS
 from .snapshot import TrainingSnapshot
-from .stage import Budget, Phase, Stage
-from .trainer_loan import TrainerLoan, extend_limits, remaining_steps
+from .stage import Budget, Phase, Stage, one_stage_state
+from .supported import UnsupportedSetupError, check_supported, grad_scaler, step_was_skipped
+from .trainer_loan import TrainerLoan, extend_limits, passes_over_data, remaining_steps
 
 if TYPE_CHECKING:
     from pytorch_lightning import LightningModule, Trainer
     from torch.optim.lr_scheduler import OneCycleLR
 
 THEN = ("one_cycle", "set", "stop")
-ANNEAL_STRATEGIES = ("cos", "linear")
-
-
-class UnsupportedSetupError(RuntimeError):
-    """The Trainer or LightningModule is configured in a way the finder cannot serve."""
 
 
 @dataclass
@@ -86,44 +86,30 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     callback serves the fastai habit of training, unfreezing and training again.
 
     Args:
-        min_lr, max_lr: first and last rate of the ladder (for the param group with the
-            highest configured rate; other groups keep their ratio to it).
-        num_steps: rungs on the ladder (measured points of the curve).
-        mode: ``"exponential"`` (evenly spaced in log) or ``"linear"``.
-        beta: EMA factor of the smoothed loss that the stop rule watches.
-        divergence_threshold: stop when the smoothed loss rises this many times above its best.
-        suggestion: the rule that turns the curve into a rate: a name from
-            :data:`pl_lrfind.core.RULES`, or a function ``Curve -> float`` of your own.
-        steps_per_lr: optimizer steps per rung, averaged into one point (noise control).
-        then: what follows the test: ``"one_cycle"`` (default) replaces the schedulers with
-            ``torch.optim.lr_scheduler.OneCycleLR`` peaking at the chosen rate over exactly the
-            steps the Trainer would have run; ``"set"`` applies the chosen rate and keeps the
-            user's own schedulers; ``"stop"`` ends the fit after the test.
+        min_lr, max_lr: first and last rate of the ladder, for the param group with the highest
+            rate (the others keep their ratio to it).
+        num_steps, mode: rungs on the ladder, ``"exponential"`` or ``"linear"``.
+        beta, divergence_threshold: the EMA the stop rule watches, and how many times its best it
+            may reach before the test stops.
+        suggestion: a rule name from :data:`pl_lrfind.core.RULES` or a function ``Curve -> float``.
+        steps_per_lr: optimizer steps averaged into one point.
+        then: ``"one_cycle"`` (replace the schedulers by ``OneCycleLR`` over the real fit),
+            ``"set"`` (set the rate, keep your schedulers) or ``"stop"`` (end after the test).
         lr_factor: the chosen rate is ``suggestion * budget_factor * lr_factor``.
-        pass_exponent: how the chosen rate of a one-cycle fit follows its passes over the data
-            (:meth:`passes_over_data`): beyond :data:`~pl_lrfind.core.budget.REFERENCE_PASSES`
-            passes the suggestion is multiplied by ``(passes / REFERENCE_PASSES) ** -pass_exponent``.
-            ``None`` (default) takes the measured rule: exponent 0.8, or 0.3 when a
-            ``ModelCheckpoint`` keeps the best check of a monitored metric
-            (:meth:`keeps_best_checkpoint`), and a ``midspan`` reading raised by 10**0.3 for an
-            optimizer without ``betas`` (SGD, RMSprop). A number replaces the rule (no raise);
-            ``0`` hands the suggestion as read, as does ``then="set"``. See
-            :mod:`pl_lrfind.core.budget`.
-        budget_exponent: deprecated alias of ``pass_exponent`` (it lowered the rate by the fit's
-            steps, which mixed its length with its repetition); accepted, with a warning.
-        pct_start, div_factor, final_div_factor, anneal_strategy, three_phase: passed to
-            ``OneCycleLR``.
-        cycle_momentum, base_momentum, max_momentum: momentum (or Adam's beta1) cycling, done
-            only when the optimizer has momentum to cycle (plain SGD is left alone).
+        pass_exponent: ``None`` takes the measured rule of :mod:`pl_lrfind.core.budget` (the
+            rate follows the real fit's passes over its data, :meth:`passes_over_data`); a number
+            replaces its exponent (no raise for optimizers without ``betas``), ``0`` hands the
+            suggestion as read.
+        one_cycle: ``OneCycleLR`` settings over :data:`pl_lrfind.schedule.ONE_CYCLE_DEFAULTS`
+            (``pct_start``, ``div_factor``, ``final_div_factor``, ``anneal_strategy``,
+            ``three_phase``, ``cycle_momentum``, ``base_momentum``, ``max_momentum``); momentum
+            is cycled only for an optimizer that has some.
         snapshot: where the copy of the weights and optimizer state lives during the test:
-            ``"device"`` (accelerator memory), ``"host"`` (pinned host memory), ``"disk"`` (a
-            file under ``default_root_dir``, unlinked as soon as it is mapped) or ``"auto"``
-            (the first that holds it with room to spare); see :mod:`pl_lrfind.snapshot`. The
-            result's ``settings["snapshot"]`` records the choice.
-        log_to_tensorboard: log the curve (``lr_find/...`` scalars, a figure and a summary
-            text) and the one-cycle rates of the real fit, on rank zero; see
-            :meth:`make_curve_log` to log elsewhere.
-        verbose: print the result's summary (rank zero).
+            ``"device"``, ``"host"``, ``"disk"`` or ``"auto"`` (:mod:`pl_lrfind.snapshot_placement`).
+        log_to_tensorboard: log the curve and the one-cycle's rates (rank zero; :meth:`make_curve_log`).
+        verbose: print the result's summary line (rank zero).
+        **deprecated: ``budget_exponent`` (now ``pass_exponent``) and the ``OneCycleLR`` settings as
+            arguments of their own (now keys of ``one_cycle``), accepted with a warning until 0.3.
 
     Attributes:
         results: every stage's :class:`~pl_lrfind.core.LRFindResult`, in order.
@@ -143,43 +129,19 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         then: str = "one_cycle",
         lr_factor: float = 1.0,
         pass_exponent: float | None = None,
-        pct_start: float = 0.25,
-        div_factor: float = 25.0,
-        final_div_factor: float = 1e4,
-        anneal_strategy: str = "cos",
-        three_phase: bool = False,
-        cycle_momentum: bool = True,
-        base_momentum: float = 0.85,
-        max_momentum: float = 0.95,
+        one_cycle: dict[str, Any] | None = None,
         snapshot: str = "auto",
         log_to_tensorboard: bool = True,
         verbose: bool = True,
-        budget_exponent: float | None = None,
+        **deprecated: Any,
     ) -> None:
-        if budget_exponent is not None:
-            warnings.warn(
-                "LRFinderCallback(budget_exponent=...) is deprecated and will be removed in pl_lrfind 0.3; use "
-                "pass_exponent=..., which lowers the rate by the real fit's passes over its data.",
-                FutureWarning,
-                stacklevel=2,
-            )
-            pass_exponent = budget_exponent if pass_exponent is None else pass_exponent
+        pass_exponent, one_cycle = _fold_deprecated(deprecated, pass_exponent, one_cycle)
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         check_choice("then", then, THEN)
-        check_choice("anneal_strategy", anneal_strategy, ANNEAL_STRATEGIES)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
         check_positive("lr_factor", lr_factor)
         if pass_exponent is not None:
             check_pass_exponent(pass_exponent)
-        check_positive("div_factor", div_factor)
-        check_positive("final_div_factor", final_div_factor)
-        if not 0.0 < pct_start < 1.0:
-            raise ValueError(f"pct_start must lie in (0, 1), got {pct_start!r}")
-        if not 0.0 <= base_momentum <= max_momentum < 1.0:
-            raise ValueError(
-                "base_momentum and max_momentum must satisfy 0 <= base_momentum <= max_momentum < 1, "
-                f"got base_momentum={base_momentum!r}, max_momentum={max_momentum!r}"
-            )
         self.range_test_settings = dict(
             min_lr=min_lr,
             max_lr=max_lr,
@@ -193,16 +155,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self.then = then
         self.lr_factor = lr_factor
         self.pass_exponent = pass_exponent
-        self.one_cycle_settings = dict(
-            pct_start=pct_start,
-            div_factor=div_factor,
-            final_div_factor=final_div_factor,
-            anneal_strategy=anneal_strategy,
-            three_phase=three_phase,
-            base_momentum=base_momentum,
-            max_momentum=max_momentum,
-        )
-        self.cycle_momentum = cycle_momentum
+        self.one_cycle_settings = one_cycle_settings(one_cycle)
         self.snapshot = snapshot
         self.log_to_tensorboard = log_to_tensorboard
         self.verbose = verbose
@@ -271,15 +224,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         pass over your data: a sized stream that never repeats (return ``None``), or an epoch
         that draws a sample of a larger set.
         """
-        loaders = trainer.train_dataloader
-        loaders = loaders.values() if isinstance(loaders, Mapping) else loaders
-        loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
-        batches = trainer.num_training_batches
-        if any(isinstance(getattr(loader, "dataset", None), IterableDataset) for loader in loaders):
-            return None
-        if not math.isfinite(batches) or batches <= 0:
-            return None
-        return real_steps / math.ceil(batches / trainer.accumulate_grad_batches)
+        return passes_over_data(trainer, real_steps)
 
     def make_curve_log(self, trainer: Trainer) -> CurveLog | None:
         """Where this stage's curve and schedule are logged; ``None`` logs nothing.
@@ -304,7 +249,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
     @override
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        _check_supported(trainer, pl_module)
+        check_supported(trainer, pl_module)
         self._fit.started = True
         self._extend_resumed_budget()
 
@@ -391,10 +336,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     @override
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
         if self.phase is Phase.SEARCHING:
-            scaler = _grad_scaler(trainer)
+            scaler = grad_scaler(trainer)
             self._test.scale_before_step = scaler.get_scale() if scaler is not None else None
         elif self.phase is Phase.TRAINING and self.scheduler is not None:
-            self._keep_joined_groups_on_the_cycle(trainer, optimizer)
+            self._keep_joined_groups_on_the_cycle(trainer)
         if self.phase is Phase.TRAINING and self.scheduler is not None and self._log is not None:
             # Like Lightning's own metrics, the schedule is logged every `log_every_n_steps` steps
             # of the real fit (counted by the schedule, so a resumed fit keeps the same steps):
@@ -404,22 +349,13 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
                 momenta = [momentum_of(group) for group in groups] if self.scheduler.cycle_momentum else None
                 self._log.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
 
-    def _keep_joined_groups_on_the_cycle(self, trainer: Trainer, optimizer: Optimizer) -> None:
-        """A param group added during the real fit (``BaseFinetuning`` unfreezing a backbone) joins
-        the one-cycle at this step, its peak in the ratio to the first group that its adder gave
-        it; from then on the cycle sets its rate, whatever else writes it."""
-        groups, ratios, stage = optimizer.param_groups, self._stage.group_ratios, self._stage
-        for group in groups[len(ratios) :]:
-            ratio = ratios[0] * group["lr"] / groups[0]["lr"] if groups[0]["lr"] > 0 else ratios[0]
-            join_one_cycle(self.scheduler, group, self.result.chosen_lr * ratio)
-            ratios.append(ratio)
-            stage.joined_groups += 1
-        last = self.scheduler.get_last_lr()
-        overridden = []
-        for index in range(len(ratios) - stage.joined_groups, min(len(groups), len(last))):
-            if groups[index]["lr"] != last[index]:
-                groups[index]["lr"] = last[index]
-                overridden.append(index)
+    def _keep_joined_groups_on_the_cycle(self, trainer: Trainer) -> None:
+        """A group added during the real fit (``BaseFinetuning``) joins the cycle; the cycle keeps its rate."""
+        stage = self._stage
+        peak = self.result.chosen_lr
+        stage.joined_groups, overridden = keep_joined_groups_on_the_cycle(
+            self.scheduler, stage.group_ratios, stage.joined_groups, peak
+        )
         if overridden and not self._warned_override:
             self._warned_override = True
             _lightning.rank_zero(trainer).rank_zero_warn(
@@ -444,7 +380,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             return  # still accumulating: no optimizer step yet
         test.last_global_step = trainer.global_step
         micro_losses, test.micro_losses = test.micro_losses, []
-        if _step_was_skipped(trainer, test.scale_before_step) or not micro_losses:
+        if step_was_skipped(trainer, test.scale_before_step) or not micro_losses:
             return  # the grad scaler skipped the step (or training_step returned None)
         step_loss = mean_loss(micro_losses)
         if trainer.world_size > 1:  # every rank must see the same curve and stop on the same step
@@ -550,9 +486,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # Constructing OneCycleLR rewrites the groups' lr and momentum to step 0; the
             # optimizer restored from the checkpoint already holds the values to go on with.
             saved_groups = [dict(group) for group in optimizer.param_groups]
-        scheduler = one_cycle(
-            optimizer, max_lrs, self.budget.real_steps, cycle_momentum=self.cycle_momentum, **self.one_cycle_settings
-        )
+        scheduler = one_cycle(optimizer, max_lrs, self.budget.real_steps, **self.one_cycle_settings)
         if state is not None:
             scheduler.load_state_dict(state)
             for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
@@ -604,59 +538,34 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "stage" not in state_dict:  # written by pl_lrfind 0.1, which had one stage and one result
-            state_dict = _one_stage_state(state_dict)
+            state_dict = one_stage_state(state_dict)
         self.results = [LRFindResult.from_dict(result) for result in state_dict["results"]]
         self._stage = Stage.from_state_dict(state_dict["stage"])
         self._extend_resumed_budget()
 
 
-# ---------------------------------------------------------------------- helpers
-
-
-def _check_supported(trainer: Trainer, pl_module: LightningModule) -> None:
-    """Refuse, before any step, what the finder cannot serve, saying what it supports."""
-    if type(trainer.strategy).__name__.startswith("DeepSpeed"):
-        # DeepSpeed owns the optimizer step, its state and the loss scaling: the finder can
-        # neither snapshot that state tensor by tensor nor see its skipped steps.
-        raise UnsupportedSetupError(
-            "LRFinderCallback does not support DeepSpeed strategies; it supports single-device training, DDP "
-            "and FSDP (each rank snapshots its own shard)."
+def _fold_deprecated(
+    deprecated: dict[str, Any], pass_exponent: float | None, one_cycle: dict[str, Any] | None
+) -> tuple[float | None, dict[str, Any] | None]:
+    """``budget_exponent`` into ``pass_exponent``, the ``OneCycleLR`` arguments into ``one_cycle``, with a warning."""
+    unknown = sorted(set(deprecated) - set(ONE_CYCLE_DEFAULTS) - {"budget_exponent"})
+    if unknown:
+        raise TypeError(f"LRFinderCallback() got unexpected keyword arguments {unknown}")
+    if "budget_exponent" in deprecated:
+        warnings.warn(
+            "LRFinderCallback(budget_exponent=...) is deprecated and will be removed in pl_lrfind 0.3; use "
+            "pass_exponent=..., which lowers the rate by the real fit's passes over its data.",
+            FutureWarning,
+            stacklevel=3,
         )
-    if not pl_module.automatic_optimization:
-        raise UnsupportedSetupError(
-            "LRFinderCallback supports automatic optimization only (one optimizer stepped by Lightning); "
-            "this LightningModule sets automatic_optimization = False."
+        budget_exponent = deprecated.pop("budget_exponent")
+        pass_exponent = budget_exponent if pass_exponent is None else pass_exponent
+    if deprecated:
+        warnings.warn(
+            f"LRFinderCallback({', '.join(f'{key}=...' for key in deprecated)}) is deprecated and will be removed in "
+            f"pl_lrfind 0.3; pass one_cycle={{{', '.join(repr(key) + ': ...' for key in deprecated)}}} instead.",
+            FutureWarning,
+            stacklevel=3,
         )
-    optimizers = trainer.optimizers
-    # With configure_optimizers returning None, Lightning steps a stand-in with no rates.
-    if len(optimizers) != 1 or not all("lr" in group for group in optimizers[0].param_groups or [{}]):
-        raise UnsupportedSetupError(
-            "LRFinderCallback supports exactly one optimizer with a learning rate (any number of param "
-            "groups); configure_optimizers gave none or several."
-        )
-
-
-def _grad_scaler(trainer: Trainer):
-    return getattr(trainer.precision_plugin, "scaler", None)
-
-
-def _step_was_skipped(trainer: Trainer, scale_before_step: float | None) -> bool:
-    """Under fp16 the grad scaler skips steps with inf/NaN gradients and lowers its scale."""
-    scaler = _grad_scaler(trainer)
-    if scaler is None or scale_before_step is None:
-        return False
-    return scaler.get_scale() < scale_before_step
-
-
-def _one_stage_state(old: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint of pl_lrfind 0.1 in today's layout: stage 1, with its result if it had one."""
-    return {
-        "results": [old["result"]] if old["result"] else [],
-        "stage": {
-            "number": 1,
-            "phase": old["phase"],
-            "budget": old["budget"],
-            "group_ratios": old["group_ratios"],
-            "scheduler": old["scheduler"],
-        },
-    }
+        one_cycle = {**deprecated, **(one_cycle or {})}
+    return pass_exponent, one_cycle

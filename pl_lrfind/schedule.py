@@ -8,9 +8,13 @@ same ``torch.optim.lr_scheduler.OneCycleLR`` from the same settings.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import OneCycleLR
+
+from .core.range_test import check_choice, check_positive
 
 ONE_CYCLE_DEFAULTS = dict(
     pct_start=0.25,
@@ -24,6 +28,32 @@ ONE_CYCLE_DEFAULTS = dict(
 )
 """The callback's defaults: a quarter of the steps warming up from peak/25, then a cosine
 down to peak/25e4, with momentum (or Adam's beta1) cycled opposite to the rate."""
+
+
+ANNEAL_STRATEGIES = ("cos", "linear")
+
+
+def one_cycle_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """:data:`ONE_CYCLE_DEFAULTS` with ``overrides``: the callback's ``one_cycle=`` mapping, checked.
+
+    A ``ValueError`` names an unknown key (with the allowed ones) or a value ``OneCycleLR`` would
+    refuse or misuse.
+    """
+    unknown = sorted(set(overrides or {}) - set(ONE_CYCLE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"one_cycle keys must be among {sorted(ONE_CYCLE_DEFAULTS)}, got {unknown}")
+    settings = {**ONE_CYCLE_DEFAULTS, **(overrides or {})}
+    check_choice("anneal_strategy", settings["anneal_strategy"], ANNEAL_STRATEGIES)
+    check_positive("div_factor", settings["div_factor"])
+    check_positive("final_div_factor", settings["final_div_factor"])
+    if not 0.0 < settings["pct_start"] < 1.0:
+        raise ValueError(f"pct_start must lie in (0, 1), got {settings['pct_start']!r}")
+    if not 0.0 <= settings["base_momentum"] <= settings["max_momentum"] < 1.0:
+        raise ValueError(
+            "base_momentum and max_momentum must satisfy 0 <= base_momentum <= max_momentum < 1, "
+            f"got base_momentum={settings['base_momentum']!r}, max_momentum={settings['max_momentum']!r}"
+        )
+    return settings
 
 
 def shortest_one_cycle(pct_start: float) -> int:
@@ -82,3 +112,28 @@ def join_one_cycle(scheduler: OneCycleLR, group: dict, peak_lr: float) -> None:
         else:
             group["momentum"] = momentum
     scheduler.base_lrs.append(group["initial_lr"])
+
+
+def keep_joined_groups_on_the_cycle(
+    scheduler: OneCycleLR, ratios: list[float], joined: int, peak_lr: float
+) -> tuple[int, list[int]]:
+    """Groups added to the optimizer since ``ratios`` was taken join the cycle (:func:`join_one_cycle`)
+    at this step, in the ratio to the first group their adder gave them (``ratios`` grows by theirs);
+    then every joined group's rate is set back to the cycle's wherever other code changed it.
+
+    ``ratios`` are relative to the top group; ``joined`` counts the groups that joined before.
+    Returns the new count, and the indices of the groups whose rate was set back.
+    """
+    groups = scheduler.optimizer.param_groups
+    for group in groups[len(ratios) :]:
+        ratio = ratios[0] * group["lr"] / groups[0]["lr"] if groups[0]["lr"] > 0 else ratios[0]
+        join_one_cycle(scheduler, group, peak_lr * ratio)
+        ratios.append(ratio)
+        joined += 1
+    last = scheduler.get_last_lr()
+    overridden = []
+    for index in range(len(ratios) - joined, min(len(groups), len(last))):
+        if groups[index]["lr"] != last[index]:
+            groups[index]["lr"] = last[index]
+            overridden.append(index)
+    return joined, overridden

@@ -101,3 +101,17 @@ class Stage:
             real_epochs=state.get("real_epochs", False),
             saved_scheduler_state=state["scheduler"],
         )
+
+
+def one_stage_state(old: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint of pl_lrfind 0.1 in today's layout: stage 1, with its result if it had one."""
+    return {
+        "results": [old["result"]] if old["result"] else [],
+        "stage": {
+            "number": 1,
+            "phase": old["phase"],
+            "budget": old["budget"],
+            "group_ratios": old["group_ratios"],
+            "scheduler": old["scheduler"],
+        },
+    }

@@ -12,7 +12,10 @@ is given back.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from torch.utils.data import IterableDataset
 
 from . import _lightning
 from .stage import Budget
@@ -157,3 +160,17 @@ def end_epoch_after_this_batch(trainer: Trainer) -> None:
     no public way for a callback to end an epoch, so this one attribute is the price.
     """
     trainer.fit_loop.epoch_loop.batch_progress.is_last_batch = True
+
+
+def passes_over_data(trainer: Trainer, real_steps: int) -> float | None:
+    """The real fit's optimizer steps over an epoch's; ``None`` for a stream (an ``IterableDataset``
+    or a dataloader of no length)."""
+    loaders = trainer.train_dataloader
+    loaders = loaders.values() if isinstance(loaders, Mapping) else loaders
+    loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
+    batches = trainer.num_training_batches
+    if any(isinstance(getattr(loader, "dataset", None), IterableDataset) for loader in loaders):
+        return None
+    if not math.isfinite(batches) or batches <= 0:
+        return None
+    return real_steps / math.ceil(batches / trainer.accumulate_grad_batches)

@@ -35,6 +35,7 @@ from pl_lrfind.core.budget import (
     PASS_EXPONENT,
     REFERENCE_PASSES,
 )
+from pl_lrfind.schedule import ONE_CYCLE_DEFAULTS
 
 TEN_PASSES = int(2 * REFERENCE_PASSES) * BATCHES  # optimizer steps of a real fit over loader() ten times
 
@@ -443,9 +444,10 @@ class TestBadSetups:
             ("mode", "log", "mode must be one of"),
             ("suggestion", "best", "suggestion must be one of"),
             ("then", "train", "then must be one of"),
-            ("anneal_strategy", "cosine", "anneal_strategy must be one of"),
+            ("one_cycle", {"anneal_strategy": "cosine"}, "anneal_strategy must be one of"),
+            ("one_cycle", {"pct_start": 1.0}, "pct_start must lie in"),
+            ("one_cycle", {"warmup": 0.1}, r"one_cycle keys must be among \['anneal_strategy'"),
             ("lr_factor", 0.0, "lr_factor must be a positive"),
-            ("pct_start", 1.0, "pct_start must lie in"),
             ("snapshot", "gpu", "snapshot must be one of"),
             ("pass_exponent", -0.5, "pass_exponent must be a finite number >= 0"),
         ],
@@ -453,6 +455,20 @@ class TestBadSetups:
     def test_bad_arguments_fail_at_construction(self, name, value, match):
         with pytest.raises(ValueError, match=match):
             LRFinderCallback(**{name: value})  # construction only
+
+    def test_an_unknown_argument_is_a_type_error_as_in_any_call(self):
+        with pytest.raises(TypeError, match=r"unexpected keyword arguments \['warmup'\]"):
+            LRFinderCallback(warmup=0.1)
+
+    def test_the_one_cycle_arguments_of_0_1_still_work_for_a_release_with_a_warning_naming_one_cycle(self):
+        with pytest.warns(FutureWarning, match=r"pass one_cycle=\{'pct_start': \.\.\., 'cycle_momentum': \.\.\.\}"):
+            finder = LRFinderCallback(pct_start=0.4, cycle_momentum=False, one_cycle={"div_factor": 10.0})
+        assert finder.one_cycle_settings == {
+            **ONE_CYCLE_DEFAULTS,
+            "pct_start": 0.4,
+            "cycle_momentum": False,
+            "div_factor": 10.0,
+        }
 
     def test_manual_optimization_is_refused_before_any_step(self):
         class Manual(Classifier):

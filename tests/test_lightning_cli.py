@@ -55,6 +55,7 @@ def test_finder_from_yaml_runs_and_hands_over_to_one_cycle(namespace, tmp_path):
     assert finder.range_test_settings["num_steps"] == 10
     assert finder.range_test_settings["max_lr"] == 1.0
     assert finder.then == "one_cycle"
+    assert finder.one_cycle_settings["div_factor"] == 20.0 and finder.one_cycle_settings["pct_start"] == 0.25
 
     result = finder.result
     assert result is not None, "the fit did not run the range test"
@@ -71,12 +72,12 @@ def test_finder_from_yaml_runs_and_hands_over_to_one_cycle(namespace, tmp_path):
     assert one_cycle.total_steps == REAL_STEPS
     assert one_cycle.last_epoch == REAL_STEPS, "the schedule did not run over the whole real fit"
     assert max(group["max_lr"] for group in one_cycle.optimizer.param_groups) == pytest.approx(result.chosen_lr)
-    # the rates the real fit's steps actually used: up from chosen/div_factor to the peak, down to the floor
+    # the rates the real fit's steps actually used: up from chosen/div_factor (the YAML's 20) to the peak, down
     recorder = next(callback for callback in cli.trainer.callbacks if type(callback).__name__ == "LrRecorder")
     real_lrs = recorder.lrs[-REAL_STEPS:]
-    assert real_lrs[0] == pytest.approx(result.chosen_lr / 25)
+    assert real_lrs[0] == pytest.approx(result.chosen_lr / 20)
     assert max(real_lrs) == pytest.approx(result.chosen_lr, rel=0.05)
-    assert real_lrs[-1] == pytest.approx(result.chosen_lr / 25 / 1e4)
+    assert real_lrs[-1] == pytest.approx(result.chosen_lr / 20 / 1e4)
 
     # the real fit ran its full budget after the test's own steps (its epoch ends with the test), and validated
     assert cli.trainer.global_step == result.num_steps_taken + REAL_STEPS
