@@ -19,64 +19,39 @@ epoch-end validation of the last real epoch happens as it would without the call
 
 from __future__ import annotations
 
-import warnings
-import weakref
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch.optim import Optimizer
 from typing_extensions import override
 
 from . import _lightning
 from .core import UNREADABLE, DiagnosisCode, LRFindResult, RangeTest, Rule, StopReason
-from .core.budget import check_pass_exponent, describe_factor, level_for, pass_exponent_for, repetition_factor
-from .core.range_test import check_choice, check_positive, mean_loss, validate_settings
+from .core.budget import check_pass_exponent, pass_exponent_for
+from .core.range_test import check_choice, check_positive, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
+from .deprecations import fold_deprecated
 from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
+from .running_test import RunningTest
 from .schedule import (
-    ONE_CYCLE_DEFAULTS,
     adam_like,
     keep_joined_groups_on_the_cycle,
     one_cycle,
     one_cycle_settings,
-    shortest_one_cycle,
 )
 from .snapshot import TARGETS as SNAPSHOT_TARGETS
 from .snapshot import TrainingSnapshot
-from .stage import Budget, Phase, Stage, one_stage_state
-from .supported import UnsupportedSetupError, check_supported, grad_scaler, step_was_skipped
+from .stage import Budget, FitInProgress, Phase, Stage, one_stage_state
+from .supported import UnsupportedSetupError, check_one_cycle_budget, check_supported, grad_scaler
 from .trainer_loan import TrainerLoan, extend_limits, passes_over_data, remaining_steps
 
 if TYPE_CHECKING:
     from pytorch_lightning import LightningModule, Trainer
     from torch.optim.lr_scheduler import OneCycleLR
 
+__all__ = ["LRFinderCallback", "UnsupportedSetupError"]
+
 THEN = ("one_cycle", "set", "stop")
-
-
-@dataclass
-class _RunningTest:
-    """What exists only while a range test runs."""
-
-    range_test: RangeTest
-    snapshot: TrainingSnapshot
-    last_global_step: int
-    pass_exponent: float
-    passes: float | None
-    adam_like: bool
-    micro_losses: list[float] = field(default_factory=list)
-    scale_before_step: float | None = None
-
-
-class _FitInProgress:
-    """The fit the callback is attached to, from ``setup`` on: its Trainer (weakly) and where it is."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = weakref.ref(trainer)
-        self.started = False
-        self.limits_extended = False
 
 
 class LRFinderCallback(*_lightning.CALLBACK_BASES):
@@ -135,7 +110,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         verbose: bool = True,
         **deprecated: Any,
     ) -> None:
-        pass_exponent, one_cycle = _fold_deprecated(deprecated, pass_exponent, one_cycle)
+        pass_exponent, one_cycle = fold_deprecated(deprecated, pass_exponent, one_cycle)
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         check_choice("then", then, THEN)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
@@ -162,10 +137,10 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
         self.results: list[LRFindResult] = []
         self._stage = Stage()
-        self._test: _RunningTest | None = None
+        self._test: RunningTest | None = None
         self._loan: TrainerLoan | None = None
         self._log: CurveLog | None = None
-        self._fit: _FitInProgress | None = None
+        self._fit: FitInProgress | None = None
         self._warned_override = False
         # Lightning builds a profiler label from the state key on every hook call (a dozen per
         # step); the settings never change after construction, so the key is built once. A rule
@@ -245,7 +220,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         # this hook, so a resumed fit goes back to the stage its checkpoint was taken in.
         if stage == "fit" and self._stage.phase is not Phase.PENDING:
             self._stage = self._stage.next()
-        self._fit = _FitInProgress(trainer) if stage == "fit" else None
+        self._fit = FitInProgress(trainer) if stage == "fit" else None
 
     @override
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -281,18 +256,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
 
     def _start_test(self, trainer: Trainer, pl_module: LightningModule) -> None:
         real_steps = remaining_steps(trainer)
-        if self.then == "one_cycle" and real_steps is None:
-            raise UnsupportedSetupError(
-                "then='one_cycle' needs a finite budget to plan the cycle: set max_steps (or max_epochs "
-                "with a sized dataloader) on the Trainer, or use then='set'."
-            )
-        shortest = shortest_one_cycle(self.one_cycle_settings["pct_start"])
-        if self.then == "one_cycle" and real_steps < shortest:
-            raise UnsupportedSetupError(
-                f"then='one_cycle' needs at least {shortest} optimizer steps in the real fit to plan a cycle "
-                f"(pct_start={self.one_cycle_settings['pct_start']}); this fit has {real_steps}. Train longer, "
-                "or use then='set'."
-            )
+        if self.then == "one_cycle":
+            check_one_cycle_budget(real_steps, self.one_cycle_settings["pct_start"])
         optimizer = trainer.optimizers[0]
         # Asked before the snapshot exists (nothing to release if an override raises) and before
         # the test holds the Trainer's checkpoint callbacks back.
@@ -302,7 +267,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         passes = self.passes_over_data(trainer, real_steps) if real_steps is not None else None
         self._stage.budget = Budget(real_steps=real_steps)
         self._stage.group_ratios = group_ratios(optimizer)
-        self._test = _RunningTest(
+        self._test = RunningTest(
             range_test=RangeTest(**self.range_test_settings),
             snapshot=TrainingSnapshot.take(
                 pl_module,
@@ -371,21 +336,9 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         if self.phase is not Phase.SEARCHING:
             return
         test = self._test
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is not None:
-            # Lightning divides each micro-batch loss by accumulate_grad_batches; undo it so the
-            # point recorded is the mean loss of the optimizer step, whatever its length.
-            test.micro_losses.append(float(loss) * trainer.accumulate_grad_batches)
-        if trainer.global_step == test.last_global_step:
-            return  # still accumulating: no optimizer step yet
-        test.last_global_step = trainer.global_step
-        micro_losses, test.micro_losses = test.micro_losses, []
-        if step_was_skipped(trainer, test.scale_before_step) or not micro_losses:
-            return  # the grad scaler skipped the step (or training_step returned None)
-        step_loss = mean_loss(micro_losses)
-        if trainer.world_size > 1:  # every rank must see the same curve and stop on the same step
-            reduced = trainer.strategy.reduce(torch.tensor(step_loss, device=pl_module.device), reduce_op="mean")
-            step_loss = float(reduced)
+        step_loss = test.step_loss(trainer, outputs, pl_module.device)
+        if step_loss is None:
+            return
         range_test = test.range_test
         points = len(range_test.lrs)
         done = range_test.record(step_loss)
@@ -421,21 +374,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
             # of a fit that EarlyStopping ends: the suggestion is handed as read.
             steps = self.budget.real_steps if self.then == "one_cycle" else None
-            passes = test.passes if steps is not None else None
-            # A user's own pass_exponent replaces the measured rule, level included.
-            level = level_for(test.adam_like, result.rule) if self.pass_exponent is None and steps else 1.0
-            repetition = repetition_factor(passes, test.pass_exponent)
-            factor = level * repetition
-            result.settings.update(
-                budget_steps=steps,
-                passes=passes,
-                pass_exponent=test.pass_exponent,
-                budget_level=level,
-                repetition_factor=repetition,
-                budget_factor=factor,
-                factor_in_words=describe_factor(level, passes, test.pass_exponent),
-            )
-            result.chosen_lr = result.suggestion * factor * self.lr_factor
+            result.settings.update(test.factor_settings(steps, result.rule, measured=self.pass_exponent is None))
+            result.chosen_lr = result.suggestion * result.settings["budget_factor"] * self.lr_factor
         self.results.append(result)
         if self._log is not None:
             self._log.result(result, trainer.global_step)
@@ -542,30 +482,3 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self.results = [LRFindResult.from_dict(result) for result in state_dict["results"]]
         self._stage = Stage.from_state_dict(state_dict["stage"])
         self._extend_resumed_budget()
-
-
-def _fold_deprecated(
-    deprecated: dict[str, Any], pass_exponent: float | None, one_cycle: dict[str, Any] | None
-) -> tuple[float | None, dict[str, Any] | None]:
-    """``budget_exponent`` into ``pass_exponent``, the ``OneCycleLR`` arguments into ``one_cycle``, with a warning."""
-    unknown = sorted(set(deprecated) - set(ONE_CYCLE_DEFAULTS) - {"budget_exponent"})
-    if unknown:
-        raise TypeError(f"LRFinderCallback() got unexpected keyword arguments {unknown}")
-    if "budget_exponent" in deprecated:
-        warnings.warn(
-            "LRFinderCallback(budget_exponent=...) is deprecated and will be removed in pl_lrfind 0.3; use "
-            "pass_exponent=..., which lowers the rate by the real fit's passes over its data.",
-            FutureWarning,
-            stacklevel=3,
-        )
-        budget_exponent = deprecated.pop("budget_exponent")
-        pass_exponent = budget_exponent if pass_exponent is None else pass_exponent
-    if deprecated:
-        warnings.warn(
-            f"LRFinderCallback({', '.join(f'{key}=...' for key in deprecated)}) is deprecated and will be removed in "
-            f"pl_lrfind 0.3; pass one_cycle={{{', '.join(repr(key) + ': ...' for key in deprecated)}}} instead.",
-            FutureWarning,
-            stacklevel=3,
-        )
-        one_cycle = {**deprecated, **(one_cycle or {})}
-    return pass_exponent, one_cycle

@@ -7,11 +7,15 @@ budget; a checkpoint taken inside a stage resumes that stage.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch.optim.lr_scheduler import OneCycleLR
+
+if TYPE_CHECKING:
+    from pytorch_lightning import Trainer
 
 
 class Phase(str, Enum):
@@ -115,3 +119,12 @@ def one_stage_state(old: dict[str, Any]) -> dict[str, Any]:
             "scheduler": old["scheduler"],
         },
     }
+
+
+class FitInProgress:
+    """The fit the callback is attached to, from ``setup`` on: its Trainer (weakly) and where it is."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = weakref.ref(trainer)
+        self.started = False
+        self.limits_extended = False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .schedule import shortest_one_cycle
+
 if TYPE_CHECKING:
     from pytorch_lightning import LightningModule, Trainer
 
@@ -45,3 +47,18 @@ def step_was_skipped(trainer: Trainer, scale_before_step: float | None) -> bool:
     if scaler is None or scale_before_step is None:
         return False
     return scaler.get_scale() < scale_before_step
+
+
+def check_one_cycle_budget(real_steps: int | None, pct_start: float) -> None:
+    """Refuse a real fit ``OneCycleLR`` cannot plan: open-ended, or shorter than its warm-up allows."""
+    if real_steps is None:
+        raise UnsupportedSetupError(
+            "then='one_cycle' needs a finite budget to plan the cycle: set max_steps (or max_epochs "
+            "with a sized dataloader) on the Trainer, or use then='set'."
+        )
+    shortest = shortest_one_cycle(pct_start)
+    if real_steps < shortest:
+        raise UnsupportedSetupError(
+            f"then='one_cycle' needs at least {shortest} optimizer steps in the real fit to plan a cycle "
+            f"(pct_start={pct_start}); this fit has {real_steps}. Train longer, or use then='set'."
+        )
