@@ -88,51 +88,17 @@ NOISE_TO_DEPTH = 0.5
 """A curve whose residual noise is more than this fraction of its descent is too noisy."""
 MIN_RELATIVE_DEPTH = 0.02
 """A descent smaller than this fraction of the starting loss is no descent, unless the curve is
-quiet (:data:`QUIET_NOISE`).
-
-Small on purpose: a fresh GRU on the benchmark's digits dips only 4-18 % below its starting
-loss before it blows up (20 seeds; the shallowest dip still four times its noise), and that dip
-is what the rate is read from. The noise test below is what recognises a trained model."""
+quiet (:data:`QUIET_NOISE`): small, as a fresh GRU dips only 4-18 % (``docs/design.md``)."""
 QUIET_NOISE = 0.03
-"""A curve whose batch-to-batch noise is under this fraction of its starting loss is quiet, and
-on a quiet curve a dip deeper than its noise is a descent from :data:`MIN_QUIET_DEPTH` on.
-
-A fresh model stuck at its chance-level loss draws such a curve: the benchmark's GRU with plain
-SGD dips 0.7-2.4 % before it blows up, 1.1-4x its noise, and the noise is 0.6-0.75 % of the loss;
-read as a trained model (by the shallow-dip test alone), it was handed a rate read off the
-blow-up, 1.4 decades under its best at the test's own length. A trained model's curve is noisy
-against its low loss: 0.15 of it or more on every second-stage curve whose minimum lies past the
-head. A constant added to the loss (a fixed penalty term) makes any curve look quiet: a trained
-model with one reads a dip deeper than its noise and than half a percent of its loss as a
-descent, and gets that reading instead of the blow-up one.
-
-A quiet curve that blew up with a dip within its noise, or none, is read as a fresh model on a
-plateau too (``too_noisy``, read by the rule), not as a trained model (``already_trained``, read
-at the blow-up): three of the benchmark's twenty GRU-with-RMSprop seeds (seeds 0-19) dip
-0.3-0.8 %, within noise of 0.6-1.0 % of the loss, beside seventeen that dip a little more, and
-the blow-up reading handed those three rates 0.5-0.9 decade under their siblings'. Read by the
-rule, on its 1x grid the task's twenty seeds lost +73 % instead of +155 %, at 4x +77 % instead
-of +124 %. Of 345 stored curves (fresh seeds 0-9 of every budget task, both GRUs' seeds 0-19
-drawn again, the comparison's and the second stage's) only those three moved, and a held-out
-transformer fine-tune curve, by 0.09 decade. A trained model with a constant added to its loss
-(and batch-to-batch noise over :data:`PLATEAU_NOISE`) draws the same curve and is read the same
-way.
-
-Values from 0.0275 to 0.035 diagnose those 345 curves alike. From 0.0125 to 0.15 only the
-transformer fine-tune's move, between the two readings (their noise is 2.5-4.5 % of their loss);
-at 0.01 two of the three GRU seeds go back to the blow-up reading; from 0.16 the second stage's
-trained dropout model starts to count as quiet. (Before the plateau reading, any value from 0.008
-to 0.15 read the 190 curves stored then alike.)"""
+"""A curve whose batch-to-batch noise is under this fraction of its starting loss is quiet: a dip
+deeper than its noise is a descent, and a quiet curve with no such dip that blew up is a fresh
+model on a plateau (``too_noisy``), not a trained one; 0.0275 to 0.035 read 345 curves alike (``docs/design.md``)."""
 PLATEAU_NOISE = 1e-4
-"""The least batch-to-batch noise, as a fraction of the starting loss, of a quiet curve read as a
-fresh model on a plateau (:data:`QUIET_NOISE`): a fresh model's loss varies from batch to batch
-(by 0.44 % of its level or more on all 310 stored fresh curves whose minimum lies past the head;
-the GRU with RMSprop's by 0.6-1.0 %); a curve steadier than a hundredth of a percent does not
-see its batches (a constant or synthetic loss) and keeps the trained model's reading."""
+"""A quiet curve steadier than this (a constant or synthetic loss) keeps the trained model's reading:
+every stored fresh curve varies by 0.44 % of its level or more (``docs/design.md``)."""
 MIN_QUIET_DEPTH = 0.005
-"""The least descent, as a fraction of the starting loss, on a quiet curve: under the GRU with
-SGD's shallowest (0.7 %), and far above the rounding by which a loss that does not depend on the
-weights at all "dips"."""
+"""The least descent on a quiet curve: under the GRU with SGD's shallowest (0.7 %), far above a
+loss that does not depend on the weights at all."""
 
 
 @dataclass(frozen=True)
