@@ -1,8 +1,10 @@
-"""The TensorBoard run a stage's range test is logged to: which writer, and when it is closed.
+"""Where a stage's range test is logged: a TensorBoard run, and the Trainer's other loggers.
 
 The callback asks :meth:`LRFinderCallback.make_curve_log <pl_lrfind.LRFinderCallback.make_curve_log>`
-for one per stage, on rank zero. To log elsewhere (an MLflow or W&B run), override that method
-and return a subclass of :class:`CurveLog` that writes there.
+for one per stage, on rank zero. The curve's and the schedule's scalars go to every logger the
+Trainer has (CSV, W&B, MLflow), as ``LearningRateMonitor``'s do; TensorBoard also gets the
+picture and the summary. To log elsewhere, override that method and return a :class:`CurveLog`
+subclass.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ class CurveLog:
         stage: int = 1,
         own_logger: Any = None,
         points_per_write: int = 1,
+        loggers: Sequence[Any] = (),
     ) -> None:
         self.writer = writer
+        self.loggers = list(loggers)
+        """Lightning loggers besides TensorBoard that get the scalars (``log_metrics``)."""
         self.stage = stage
         self.points_per_write = max(1, points_per_write)
         self._own_logger = own_logger
@@ -44,11 +49,12 @@ class CurveLog:
     def open(cls, trainer: Trainer, stage: int = 1) -> CurveLog:
         tensorboard_logger = _lightning.namespace_of(trainer).loggers.TensorBoardLogger
         every = trainer.log_every_n_steps
+        others = [logger for logger in trainer.loggers if not isinstance(logger, tensorboard_logger)]
         for logger in trainer.loggers:
             if isinstance(logger, tensorboard_logger):
-                return cls(logger.experiment, stage, points_per_write=every)
+                return cls(logger.experiment, stage, points_per_write=every, loggers=others)
         own = tensorboard_logger(save_dir=trainer.default_root_dir, name="lr_find")
-        return cls(own.experiment, stage, own_logger=own, points_per_write=every)
+        return cls(own.experiment, stage, own_logger=own, points_per_write=every, loggers=others)
 
     def step(self, global_step: int, lr: float, loss: float, smoothed: float) -> None:
         """One measured point of the curve (TensorBoard gets its losses; the rate is the ladder's).
@@ -66,6 +72,8 @@ class CurveLog:
         points, self._points = self._points, []  # a write that fails halfway is not repeated at close()
         for global_step, loss, smoothed, walltime in points:
             tb_writer.log_step(self.writer, global_step, loss, smoothed, stage=self.stage, walltime=walltime)
+            for logger in self.loggers:
+                logger.log_metrics(tb_writer.step_scalars(loss, smoothed, stage=self.stage), step=global_step)
 
     def result(self, result: LRFindResult, global_step: int) -> None:
         """The finished test: figure, summary and the result itself, flushed so a reader sees it."""
@@ -76,6 +84,8 @@ class CurveLog:
     def schedule(self, global_step: int, lrs: Sequence[float], momenta: Sequence[float] | None) -> None:
         """The real fit's rates (and momenta) at one optimizer step."""
         tb_writer.log_schedule(self.writer, global_step, lrs, momenta, stage=self.stage)
+        for logger in self.loggers:
+            logger.log_metrics(tb_writer.schedule_scalars(lrs, momenta, stage=self.stage), step=global_step)
 
     def close(self) -> None:
         self._write_points()  # a test that never reached its result keeps its points

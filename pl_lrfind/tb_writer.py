@@ -73,8 +73,8 @@ def log_step(
     JSON. Every event wakes TensorBoard's writer thread, and a third of them bought nothing the
     picture does not show.
     """
-    writer.add_scalar(stage_tag(LOSS_TAG, stage), loss, global_step=step, walltime=walltime)
-    writer.add_scalar(stage_tag(SMOOTHED_LOSS_TAG, stage), smoothed, global_step=step, walltime=walltime)
+    for tag, value in step_scalars(loss, smoothed, stage=stage).items():
+        writer.add_scalar(tag, value, global_step=step, walltime=walltime)
 
 
 def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
@@ -133,14 +133,22 @@ def log_schedule(
     tag with ``_group{i}`` appended. ``momenta`` is ``None`` when the optimizer has none to
     cycle; for Adam-like optimizers pass ``beta1``.
     """
-    _log_groups(writer, stage_tag(FIT_LR_TAG, stage), lrs, step)
-    if momenta is not None:
-        _log_groups(writer, stage_tag(FIT_MOMENTUM_TAG, stage), momenta, step)
+    for tag, value in schedule_scalars(lrs, momenta, stage=stage).items():
+        writer.add_scalar(tag, value, global_step=step)
 
 
-def _log_groups(writer: SummaryWriterLike, tag: str, values: Sequence[float], step: int) -> None:
-    for group, value in enumerate(values):
-        writer.add_scalar(tag if group == 0 else f"{tag}_group{group}", value, global_step=step)
+def step_scalars(loss: float, smoothed: float, *, stage: int = 1) -> dict[str, float]:
+    """One point of the curve as the scalars :func:`log_step` writes, by tag."""
+    return {stage_tag(LOSS_TAG, stage): loss, stage_tag(SMOOTHED_LOSS_TAG, stage): smoothed}
+
+
+def schedule_scalars(lrs: Sequence[float], momenta: Sequence[float] | None, *, stage: int = 1) -> dict[str, float]:
+    """The schedule at one step as the scalars :func:`log_schedule` writes, by tag."""
+    scalars = {}
+    for tag, values in ((FIT_LR_TAG, lrs), (FIT_MOMENTUM_TAG, momenta or ())):
+        tag = stage_tag(tag, stage)
+        scalars.update({tag if group == 0 else f"{tag}_group{group}": value for group, value in enumerate(values)})
+    return scalars
 
 
 def summary_markdown(result: LRFindResult) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from itertools import pairwise
 
 import pytest
 import pytorch_lightning as pl
-from helpers import Classifier, accumulate, fit, loader
+from helpers import BATCHES, Classifier, accumulate, fit, loader
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -59,6 +60,22 @@ def test_without_a_tensorboard_logger_writes_a_run_of_its_own(tmp_path):
     fit(Classifier(), finder, max_epochs=1, logger=CSVLogger(tmp_path), default_root_dir=tmp_path)
     (run_dir,) = (tmp_path / "lr_find").iterdir()
     assert_finder_logged(run_dir, finder)
+
+
+def test_every_other_logger_of_the_trainer_gets_the_curve_and_the_schedule_as_scalars(tmp_path):
+    """A CSV logger (as W&B or MLflow would) gets lr_find/loss and lr_find/smoothed_loss at each
+    point of the test and lr_find/fit/lr during the real fit, as LearningRateMonitor's go."""
+    pl.seed_everything(0)
+    finder = LRFinderCallback(num_steps=12, verbose=False)
+    fit(Classifier(), finder, max_epochs=1, logger=CSVLogger(tmp_path), default_root_dir=tmp_path, log_every_n_steps=4)
+    rows = list(csv.DictReader(open(next(tmp_path.rglob("metrics.csv")))))
+    losses = {int(row["step"]): float(row["lr_find/loss"]) for row in rows if row.get("lr_find/loss")}
+    assert list(losses.values()) == pytest.approx(finder.result.losses)
+    assert sorted(losses) == list(range(1, finder.result.num_steps_taken + 1))
+    smoothed = [float(row["lr_find/smoothed_loss"]) for row in rows if row.get("lr_find/smoothed_loss")]
+    assert smoothed == pytest.approx(finder.result.smoothed_losses)
+    fit_lrs = [float(row["lr_find/fit/lr"]) for row in rows if row.get("lr_find/fit/lr")]
+    assert len(fit_lrs) == BATCHES // 4 and max(fit_lrs) <= finder.result.chosen_lr * (1 + 1e-9)
 
 
 def test_no_logger_at_all_and_logging_can_be_switched_off(tmp_path):
