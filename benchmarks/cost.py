@@ -162,20 +162,14 @@ def measure(model: str, repeats: int | None = None, seed: int = 0, accelerator: 
     }
 
 
-RENDERERS = {
-    "pillow": "log_picture(writer, tag, result, step)",
-    "pillow, add_image": "writer.add_image(tag, render_result(result), step, dataformats='HWC')",
-    "matplotlib": "writer.add_figure(tag, plot_result(result), step)",
-}
-"""What the callback logs (its own PNG through the writer's file writer), the same pixels through
-``add_image`` (what it logged before), and ``plot_result`` through ``add_figure`` (before that)."""
+RENDERERS = {"matplotlib, through add_figure": "log_picture(writer, tag, result, step)"}
+"""What the callback logs: ``plot_result``'s figure through the writer's ``add_figure``; the first
+picture of a process includes importing matplotlib, as a fit's does."""
 _PICTURE_SCRIPT = """
 import json, sys, tempfile, time
 import pytorch_lightning
 from torch.utils.tensorboard import SummaryWriter
 from pl_lrfind.core import RangeTest
-from pl_lrfind.plotting import plot_result
-from pl_lrfind.tb_image import render_result
 from pl_lrfind.tb_writer import log_picture
 test = RangeTest(min_lr=1e-6, max_lr=10.0, num_steps=100)
 while not test.done:

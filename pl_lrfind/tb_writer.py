@@ -2,7 +2,7 @@
 
 Three functions that take a writer as their first argument: a
 ``torch.utils.tensorboard.SummaryWriter``, a ``tensorboardX`` one, or anything else with
-``add_scalar``, ``add_image`` and ``add_text`` (see :class:`SummaryWriterLike`). Plain
+``add_scalar``, ``add_figure`` and ``add_text`` (see :class:`SummaryWriterLike`). Plain
 functions rather than a class because there is no state to keep: the writer is the state. In
 the callback the writer is opened and closed by :class:`pl_lrfind.curve_log.CurveLog`.
 
@@ -14,7 +14,6 @@ curves apart in one TensorBoard run. :mod:`pl_lrfind.tb_reader` reads them back.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -47,9 +46,7 @@ class SummaryWriterLike(Protocol):
         self, tag: str, scalar_value: float, global_step: int | None = None, walltime: float | None = None
     ) -> Any: ...
 
-    def add_image(
-        self, tag: str, img_tensor: Any, global_step: int | None = None, *, dataformats: str = "CHW"
-    ) -> Any: ...
+    def add_figure(self, tag: str, figure: Any, global_step: int | None = None, close: bool = True) -> Any: ...
 
     def add_text(self, tag: str, text_string: str, global_step: int | None = None) -> Any: ...
 
@@ -80,8 +77,7 @@ def log_step(
 def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
     """The finished test: the picture, a summary to read, and the full result to recover.
 
-    The picture is :mod:`pl_lrfind.tb_image`'s (Pillow, not matplotlib: it is drawn inside the
-    fit; see :func:`log_picture`). The summary (markdown) is for a person in TensorBoard's text tab.
+    The picture is :func:`log_picture`'s. The summary (markdown) is for a person in TensorBoard's text tab.
     The result JSON under
     :data:`RESULT_TAG` is for :func:`pl_lrfind.tb_reader.read_runs`; it is indented as a markdown
     code block so that it also displays legibly, and it parses back to exactly the result
@@ -93,30 +89,11 @@ def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, st
 
 
 def log_picture(writer: SummaryWriterLike, tag: str, result: LRFindResult, step: int) -> None:
-    """The range-test picture under ``tag``.
+    """The range-test picture under ``tag``: :func:`pl_lrfind.plotting.plot_result` through the
+    writer's ``add_figure`` (matplotlib is imported when the first picture is drawn, not before)."""
+    from .plotting import plot_result
 
-    A ``torch`` ``SummaryWriter`` gets the PNG :func:`pl_lrfind.tb_image.render_png` encodes,
-    through its file writer: its own ``add_image`` of the same pixels costs twice as long
-    (:data:`pl_lrfind.tb_image.PNG_COMPRESS_LEVEL`). Any other writer (say
-    ``tensorboardX``'s, whose protobuf classes are its own) gets the pixels through ``add_image``.
-    """
-    from . import tb_image  # Pillow is imported when a picture is drawn, not before
-
-    torch_writer = _torch_summary_writer()
-    if torch_writer is None or not isinstance(writer, torch_writer):
-        writer.add_image(tag, tb_image.render_result(result), global_step=step, dataformats="HWC")
-        return
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    width, height = tb_image.SIZE
-    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=tb_image.render_png(result))
-    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
-
-
-def _torch_summary_writer() -> type | None:
-    """``torch.utils.tensorboard.SummaryWriter`` if it was imported (a writer of that class exists)."""
-    module = sys.modules.get("torch.utils.tensorboard.writer")
-    return getattr(module, "SummaryWriter", None)
+    writer.add_figure(tag, plot_result(result), global_step=step, close=True)
 
 
 def log_schedule(

@@ -12,8 +12,6 @@ from helpers import accumulate
 REPO = Path(__file__).resolve().parents[1]
 LEAVES = (
     "pl_lrfind.plotting",
-    "pl_lrfind.curve_view",
-    "pl_lrfind.tb_image",
     "pl_lrfind.tb_writer",
     "pl_lrfind.tb_reader",
     "pl_lrfind.cli",
@@ -39,22 +37,23 @@ def test_the_callback_draws_no_figure_module_until_a_figure_is_drawn():
     assert "pl_lrfind.tb_reader" not in loaded  # reading runs back is the report's business
 
 
-def test_logging_a_range_test_to_tensorboard_draws_with_pillow_not_matplotlib(tmp_path):
-    """The picture logged inside the fit is Pillow's: matplotlib's first figure in a process took 0.3 s."""
+def test_logging_a_range_test_to_tensorboard_draws_the_one_picture_through_add_figure(tmp_path):
+    """One drawing path: the picture logged inside the fit is plot_result's, matplotlib imported then."""
     code = (
         "import json, sys\n"
         "from torch.utils.tensorboard import SummaryWriter\n"
         "from pl_lrfind.core import RangeTest\n"
         "from pl_lrfind.tb_writer import log_result\n"
+        "before = 'matplotlib' in sys.modules\n"
         "test = RangeTest(min_lr=1e-4, max_lr=1.0, num_steps=30)\n"
         "while not test.done: test.record(1.0 / (1.0 + 100 * test.current_lr) + test.current_lr**2)\n"
         f"writer = SummaryWriter({str(tmp_path)!r}); log_result(writer, test.result(), 30); writer.close()\n"
-        "print(json.dumps(sorted(sys.modules)))"
+        "print(json.dumps([before, sorted(sys.modules)]))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    loaded = set(json.loads(done.stdout))
-    assert "pl_lrfind.tb_image" in loaded
-    assert not loaded & {"pl_lrfind.plotting", "matplotlib.figure", "matplotlib.backends.backend_agg"}
+    before, loaded = json.loads(done.stdout)
+    assert not before and "pl_lrfind.plotting" in loaded and "matplotlib.figure" in loaded
+    assert not any(name.startswith("PIL.ImageDraw") for name in loaded)  # no hand-drawn picture
     assert len(accumulate(tmp_path).Images("lr_find/curve")) == 1
 
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
 from helpers import PNG_MAGIC, synthetic_result
 from matplotlib.figure import Figure
 
-from pl_lrfind.core import RangeTest, StopReason, centered_smooth, format_lr
-from pl_lrfind.curve_view import EMA_LABEL, LAG_FREE_LABEL, loss_limits
-from pl_lrfind.plotting import plot_result, plot_runs
+from pl_lrfind.core import LRFindResult, RangeTest, StopReason, centered_smooth, format_lr
+from pl_lrfind.plotting import EMA_LABEL, LAG_FREE_LABEL, loss_limits, plot_result, plot_runs
 
 
 def suggestion_lines(ax) -> dict[str, list[float]]:
@@ -134,3 +135,52 @@ def test_the_core_draws_nothing_and_its_old_plot_method_says_where_it_went():
     core = pathlib.Path(pl_lrfind.__file__).parent / "core"
     imports = [line for path in core.glob("*.py") for line in path.read_text().splitlines() if "import" in line]
     assert not [line for line in imports if "from .." in line or "pl_lrfind." in line.replace("pl_lrfind.core", "")]
+
+
+def odd_curve(losses: list[float]) -> LRFindResult:
+    lrs = [1e-5 * 10 ** (index / 10) for index in range(len(losses))]
+    return LRFindResult(
+        lrs, losses, losses, None, "midspan", {"midspan": None}, StopReason.COMPLETED, "no_descent", "advice"
+    )
+
+
+@pytest.mark.parametrize(
+    "losses",
+    [
+        [],
+        [1.0],
+        [1.0] * 20,
+        [2.0, 1.5, math.nan, 1.0, 1.2, 5.0],
+        [2.0, 1.0, 0.5, math.inf],
+        [2.0, 1.0, 0.5, 1e30],
+        [-3.0, -4.0, -5.0, -2.0],
+        [1e16] * 5,
+        [1e308, -1e308, 1.0],
+        [1e6, 1e6 + 1, 1e6 + 3, 1e6 + 2],
+    ],
+    ids=[
+        "empty",
+        "one-point",
+        "flat",
+        "nan-inside",
+        "inf-at-end",
+        "huge-blow-up",
+        "negative",
+        "flat-at-1e16",
+        "span-overflows",
+        "narrow-at-1e6",
+    ],
+)
+def test_odd_curves_draw_without_a_warning_and_keep_their_finite_points_in_view(losses):
+    """What the callback logs at the end of any test, whatever the losses were."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow, no division by zero, no empty-range warning
+        figure = plot_result(odd_curve(losses))
+        FigureCanvasAgg(figure).draw()
+    low, high = figure.axes[0].get_ylim()
+    assert math.isfinite(low) and math.isfinite(high) and low < high
+    finite = [loss for loss in losses if math.isfinite(loss) and abs(loss) < 1e300]
+    if finite and max(finite) - min(finite) < 1e300:
+        assert any(low <= loss <= high for loss in finite)

@@ -17,7 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from pl_lrfind.core import LRFindResult, format_lr
 from pl_lrfind.curve_log import CurveLog
-from pl_lrfind.tb_image import SIZE, render_result
+from pl_lrfind.plotting import plot_result
 from pl_lrfind.tb_reader import ReportError, read_runs
 from pl_lrfind.tb_writer import (
     CURVE_TAG,
@@ -70,17 +70,25 @@ def test_written_tags_read_back_with_event_accumulator(tmp_path, result):
 
 def picture(accumulator: EventAccumulator) -> np.ndarray:
     (event,) = accumulator.Images(CURVE_TAG)
-    assert (event.width, event.height) == SIZE
     return np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB"))
 
 
-def test_the_logged_picture_is_the_drawing_pixel_for_pixel(tmp_path, result):
+def drawn(result: LRFindResult) -> np.ndarray:
+    """``plot_result``'s figure rendered by Agg, as a writer's ``add_figure`` renders it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(plot_result(result))
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3]
+
+
+def test_the_logged_picture_is_plot_results_drawing_pixel_for_pixel(tmp_path, result):
     write_run(tmp_path, result)
-    assert np.array_equal(picture(accumulate(tmp_path)), render_result(result))
+    assert np.array_equal(picture(accumulate(tmp_path)), drawn(result))
 
 
 def test_a_tensorboardx_writer_gets_the_same_run(tmp_path, result):
-    """Writers other than torch's get the pixels through their own ``add_image``."""
+    """A writer other than torch's draws the same picture through its own ``add_figure``."""
     writer = tensorboardX.SummaryWriter(str(tmp_path))
     for step, point in enumerate(zip(result.losses, result.smoothed_losses, strict=True)):
         log_step(writer, step, *point)
@@ -88,7 +96,7 @@ def test_a_tensorboardx_writer_gets_the_same_run(tmp_path, result):
     writer.close()
     assert read_runs(tmp_path)[tmp_path.name].to_dict() == result.to_dict()
     accumulator = accumulate(tmp_path)
-    assert np.array_equal(picture(accumulator), render_result(result))
+    assert np.array_equal(picture(accumulator), drawn(result))
     assert [event.value for event in accumulator.Scalars(LOSS_TAG)] == pytest.approx(result.losses, rel=1e-6)
 
 
