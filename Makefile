@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/pl-lrfind demo
 
+# Two workers, one per core; a module's tests stay on one worker, so its shared setups run once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 # Everything but the slow tests (notebook, TensorBoard server, DDP, demo, benchmark smoke): for iterating.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not slow"
 
 # About 20 minutes on 2 cores; regenerates benchmarks/results/*.json (not the oracle) and docs/benchmarks.md.
 benchmark: $(STAMP)

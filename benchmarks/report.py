@@ -24,7 +24,7 @@ from .cost import COST_GPU_JSON, COST_JSON, DESCRIPTIONS
 from .headroom import headroom_table
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON, regret_on_grid
-from .passes_rule import PASSES_RULE_JSON, exponent_lines, summary_lines, test_lines
+from .passes_rule import PASSES_RULE_JSON, end_to_end_lines, exponent_lines, summary_lines, test_lines
 from .second_stage import SECOND_STAGE_JSON
 from .settings import SETTINGS_JSON
 from .snapshot import SNAPSHOT_GPU_JSON, SNAPSHOT_JSON
@@ -922,6 +922,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         ("{passes_rule}", summary_lines),
         ("{passes_rule_test}", test_lines),
         ("{passes_rule_exponents}", exponent_lines),
+        ("{passes_rule_end_to_end}", end_to_end_lines),
     ):
         tables[key] = "\n".join(table(passes)) if passes else "(not measured)"
     budgets_file = results / BUDGETS_JSON.name

@@ -15,6 +15,10 @@ if os.environ.get("CI"):
 
 sys.path.insert(0, os.path.dirname(__file__))
 os.environ.setdefault("MPLBACKEND", "Agg")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per worker: the workers share the cores
+    import torch
+
+    torch.set_num_threads(1)
 
 
 RUNTIME_FOLDERS = ("torchinductor_", "ompi.")
