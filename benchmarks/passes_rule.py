@@ -38,6 +38,8 @@ from .tasks import ALL_TASKS, HORIZON_CHECK_TASKS, adam_like
 
 PASSES_RULE_JSON = RESULTS / "passes_rule.json"
 EXPONENTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+BEST_CHECK_EXPONENTS = (0.0, 0.2, 0.3, 0.4, 0.5)
+HORIZONS = (0.0, 0.1, 0.2, 0.3)
 
 
 def replaced_rule(task: str, budget: int, best_check: bool, by_midspan: bool) -> float:
@@ -50,11 +52,17 @@ def replaced_rule(task: str, budget: int, best_check: bool, by_midspan: bool) ->
     return (0.0 if adam or not by_midspan else 0.3) - exponent * math.log10(ratio)
 
 
-def passes_rule(task: str, budget: int, best_check: bool, by_midspan: bool, exponent: float | None = None) -> float:
-    """log10 of the factor the callback gives (``exponent`` replaces the measured one, level kept)."""
+def passes_rule(
+    task: str, budget: int, best_check: bool, by_midspan: bool, exponent: float | None = None, horizon: float = 0.0
+) -> float:
+    """log10 of the factor the callback gives (``exponent`` replaces the measured one, level kept;
+    ``horizon``, a candidate the default does not take, lowers it by ``(steps / 230) ** -horizon`` too)."""
     level = level_for(adam_like(task), "midspan" if by_midspan else "other")
     exponent = pass_exponent_for(best_check) if exponent is None else exponent
-    return math.log10(level * repetition_factor(ALL_TASKS[task].epochs_for(budget), exponent))
+    steps = max(1.0, ALL_TASKS[task].total_steps(budget) / 230)
+    return math.log10(level * repetition_factor(ALL_TASKS[task].epochs_for(budget), exponent)) - horizon * math.log10(
+        steps
+    )
 
 
 def as_read(task: str, budget: int, best_check: bool, by_midspan: bool) -> float:
@@ -124,11 +132,11 @@ def evaluate(cells: dict) -> dict:
                 row[f"{recipe} | {target}"] = cell_regret(cell, target, functools.partial(rule, task, budget, best))
         ours, key = cell["ours"], {"final": "val_loss", "best_check": "best_val_loss"}
         runs_of = {"end to end": ours if "passes" in ours else None, "replaced end to end": cell.get("ours_by_steps")}
-        for name, runs in runs_of.items():  # each rule's own fits, where they were run (same seeds)
+        for label, runs in runs_of.items():  # each rule's own fits, where they were run (same seeds)
             for target, loss in key.items():
                 if runs is not None:
                     regrets = np.array(runs[loss]) / cell[target]["best_mean_loss"] - 1
-                    row[f"{name} | {target}"] = {"mean": float(np.mean(regrets)), "worst_run": float(np.max(regrets))}
+                    row[f"{label} | {target}"] = {"mean": float(np.mean(regrets)), "worst_run": float(np.max(regrets))}
         out["cells"][name] = row
     fitted = [k for k in cells if not is_test(*k)]
     for e in EXPONENTS:
@@ -144,29 +152,87 @@ def evaluate(cells: dict) -> dict:
 
         out["held_out_exponent"][task] = min(EXPONENTS, key=worst_first)
     out["default_exponent"] = PASS_EXPONENT
+    out["candidates"] = candidates(cells, fitted)
     return out
 
 
+def candidates(cells: dict, fitted: list) -> dict:
+    """The other choices the rule was picked over, on the fitted cells: the exponent by optimizer
+    family (by the worst cell), the best check's exponent (by the mean) and a horizon term."""
+
+    def regrets(target: str, **rule) -> dict[str, float]:
+        best = target == "best_check"
+        return {
+            f"{t} {b}x": cell_regret(cells[t, b], target, functools.partial(passes_rule, t, b, best, **rule))
+            for t, b in fitted
+        }
+
+    def worst_first(values: list[float]) -> tuple:
+        return (math.inf,) if any(map(math.isnan, values)) else tuple(sorted(values, reverse=True))
+
+    by_family = {}
+    for family, members in (("Adam-like", True), ("the rest", False)):
+        chosen = [f"{t} {b}x" for t, b in fitted if adam_like(t) is members]
+        scores = {e: [regrets("final", exponent=e)[name] for name in chosen] for e in EXPONENTS}
+        by_family[family] = min(EXPONENTS, key=lambda e, scores=scores: worst_first(scores[e]))
+    fresh = [f"{t} {b}x" for t, b in fitted if ALL_TASKS[t].fresh is not None]
+    horizon = {}
+    for h in HORIZONS:
+        found = regrets("final", horizon=h)
+        horizon[str(h)] = {
+            "all": float(np.nanmean(list(found.values()))),
+            "fresh": float(np.nanmean([found[name] for name in fresh])),
+            "off_grid": int(np.isnan(list(found.values())).sum()),
+        }
+    best_check = {
+        str(e): float(np.nanmean(list(regrets("best_check", exponent=e).values()))) for e in BEST_CHECK_EXPONENTS
+    }
+    return {"exponent_by_family": by_family, "horizon": horizon, "best_check_exponent": best_check}
+
+
+def candidate_lines(result: dict) -> list[str]:
+    found = result["candidates"]
+    family = "; ".join(f"{name}: {e:g}" for name, e in found["exponent_by_family"].items())
+    lines = [f"Exponent picked by the worst cell on each optimizer family's own cells: {family}.", ""]
+    lines += ["| horizon term h | mean, all fitted cells | fresh cells | cells off the grid |", "|---|---|---|---|"]
+    for h, row in found["horizon"].items():
+        lines.append(f"| {h} | {row['all']:+.1%} | {row['fresh']:+.1%} | {row['off_grid']} |")
+    best = ", ".join(f"{e}: {mean:+.1%}" for e, mean in found["best_check_exponent"].items())
+    return [*lines, "", f"Best check, mean over the fitted cells by the kept check's exponent: {best}."]
+
+
+def _grouped(rows, labels_of) -> dict[str, list[dict]]:
+    """Rows by every label ``labels_of(row)`` gives them, labels sorted."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        for label in labels_of(row):
+            groups.setdefault(label, []).append(row)
+    return dict(sorted(groups.items()))
+
+
 def summary_lines(result: dict) -> list[str]:
-    """The table for docs/benchmarks.md: each recipe's mean / worst cell by regime, fitted and test cells apart."""
+    """Each recipe's mean / worst cell by regime, fitted and test cells apart, over the cells where
+    every recipe's rates land on the grid (n counts them)."""
     lines = [
         "| cells | n | passes (default): final | steps (replaced): final | as read: final "
         "| passes: best check | steps: best check | as read: best check |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    groups: dict[str, list[dict]] = {}
-    for row in result["cells"].values():
-        label = ("test: " if row["test"] else "fitted: ") + row["regime"]
-        groups.setdefault(label, []).append(row)
-        groups.setdefault("test: all" if row["test"] else "fitted: all", []).append(row)
-    for label in sorted(groups):
-        rows = groups[label]
-        cols = []
+
+    def labels_of(row: dict) -> list[str]:
+        kind = "test: " if row["test"] else "fitted: "
+        return [kind + row["regime"], kind + "all"]
+
+    for label, rows in _grouped(result["cells"].values(), labels_of).items():
+        cols, counts = [], set()
         for target in ("final", "best_check"):
-            for recipe in RECIPES:
-                values = np.array([row[f"{recipe} | {target}"] for row in rows])
-                cols.append(f"{np.nanmean(values):+.1%} / {np.nanmax(values):+.0%}")
-        lines.append(f"| {label} | {len(rows)} | " + " | ".join(cols) + " |")
+            values = np.array([[row[f"{recipe} | {target}"] for recipe in RECIPES] for row in rows])
+            values = values[np.isfinite(values).all(axis=1)]
+            counts.add(len(values))
+            cols += [
+                f"{values[:, i].mean():+.1%} / {values[:, i].max():+.0%}" if len(values) else "-" for i in range(3)
+            ]
+        lines.append(f"| {label} | {' and '.join(map(str, sorted(counts)))} | " + " | ".join(cols) + " |")
     return lines
 
 
@@ -197,13 +263,12 @@ def end_to_end_lines(result: dict) -> list[str]:
         "| best check: passes | steps |",
         "|---|---|---|---|---|---|",
     ]
-    groups: dict[str, list[dict]] = {}
-    for row in result["cells"].values():
-        if "end to end | final" in row and "replaced end to end | final" in row:
-            groups.setdefault(row["regime"], []).append(row)
-            groups.setdefault("all", []).append(row)
-    for label in sorted(groups):
-        rows, cols = groups[label], []
+    both = [
+        row for row in result["cells"].values() if "end to end | final" in row and "replaced end to end | final" in row
+    ]
+    groups = _grouped(both, lambda row: [row["regime"], "all"])
+    for label, rows in groups.items():
+        cols = []
         for target in ("final", "best_check"):
             for name in ("end to end", "replaced end to end"):
                 cells = [row[f"{name} | {target}"] for row in rows]

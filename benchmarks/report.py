@@ -24,7 +24,14 @@ from .cost import COST_GPU_JSON, COST_JSON, DESCRIPTIONS
 from .headroom import headroom_table
 from .noise import NOISE_JSON
 from .oracle import ORACLE_JSON, regret_on_grid
-from .passes_rule import PASSES_RULE_JSON, end_to_end_lines, exponent_lines, summary_lines, test_lines
+from .passes_rule import (
+    PASSES_RULE_JSON,
+    candidate_lines,
+    end_to_end_lines,
+    exponent_lines,
+    summary_lines,
+    test_lines,
+)
 from .second_stage import SECOND_STAGE_JSON
 from .settings import SETTINGS_JSON
 from .snapshot import SNAPSHOT_GPU_JSON, SNAPSHOT_JSON
@@ -428,7 +435,8 @@ def exponent_picks_table(
     the default is), each on the cells of its own type; a type with no other cell learns from every
     other cell.
     """
-    cells = _named_cells(budgets)
+    # The exponents were run on the cells of the rule by steps, not on the cells added after it.
+    cells = {label: cell for label, cell in _named_cells(budgets).items() if "ours_as_read" in cell}
     names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
     names = [name for name in names if all(name in cell for cell in cells.values())]
     by_exponent = {
@@ -923,6 +931,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         ("{passes_rule_test}", test_lines),
         ("{passes_rule_exponents}", exponent_lines),
         ("{passes_rule_end_to_end}", end_to_end_lines),
+        ("{passes_rule_candidates}", candidate_lines),
     ):
         tables[key] = "\n".join(table(passes)) if passes else "(not measured)"
     budgets_file = results / BUDGETS_JSON.name
