@@ -208,6 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, help="repeats per model (default: 40 small, 25 wide)")
     parser.add_argument("--picture-repeats", type=int, default=10, help="fresh interpreters per renderer (0: none)")
     parser.add_argument("--accelerator", choices=ACCELERATORS, default="cpu", help="where the fits run")
+    parser.add_argument(
+        "--picture-only", action="store_true", help="time the picture alone, into the existing JSON's picture entry"
+    )
     parser.add_argument("--out", type=Path, help="default: results/cost.json, or cost_gpu.json on the GPU")
     args = parser.parse_args(argv)
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
@@ -217,6 +220,13 @@ def main(argv: list[str] | None = None) -> None:
     command += (f" --models {' '.join(args.models)}" if args.models != list(MODELS) else "") + (
         f" --repeats {args.repeats}" if args.repeats else ""
     )
+    if args.picture_only:
+        path = args.out or COST_JSON
+        out = json.loads(path.read_text())
+        command = "python -m benchmarks.cost --picture-only"
+        out["picture"] = {**picture_seconds(args.picture_repeats), "command": command}
+        write_json(path, out)
+        return
     device = torch.cuda.get_device_name() if args.accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads"
     out = {"command": command, "device": device, "threads": torch.get_num_threads(), "models": {}}
     for model in args.models:
