@@ -436,7 +436,12 @@ def exponent_picks_table(
     other cell.
     """
     # The exponents were run on the cells of the rule by steps, not on the cells added after it.
-    cells = {label: cell for label, cell in _named_cells(budgets).items() if "ours_as_read" in cell}
+    ran = {
+        label: cell
+        for label, cell in _named_cells(budgets).items()
+        if any(_exponent_of(key) is not None for key in cell)
+    }
+    cells = ran or _named_cells(budgets)
     names = [name for name in next(iter(cells.values())) if _exponent_of(name) is not None]
     names = [name for name in names if all(name in cell for cell in cells.values())]
     by_exponent = {
