@@ -29,7 +29,7 @@ import numpy as np
 from pl_lrfind.core import suggest
 from pl_lrfind.core.budget import PASS_EXPONENT, level_for, pass_exponent_for, repetition_factor
 
-from .budget_rule import curve_readings, read_by_midspan
+from .budget_rule import curve_readings, read_by_midspan, task_of
 from .budgets import BUDGETS_JSON
 from .cli import write_json
 from .compare import COMPARE_JSON
@@ -145,20 +145,27 @@ def evaluate(cells: dict) -> dict:
             for t, b in fitted
         }
     for task in sorted({t for t, _ in fitted}):  # the exponent picked by the worst cell without this task
-
-        def worst_first(e: float, task: str = task) -> tuple:
-            values = [r for name, r in out["exponents"][str(e)].items() if not name.startswith(task + " ")]
-            return (math.inf,) if any(map(math.isnan, values)) else tuple(sorted(values, reverse=True))
-
-        out["held_out_exponent"][task] = min(EXPONENTS, key=worst_first)
+        out["held_out_exponent"][task] = pick_exponent(out["exponents"], lambda name, task=task: task_of(name) != task)
     out["default_exponent"] = PASS_EXPONENT
-    out["candidates"] = candidates(cells, fitted)
+    out["candidates"] = candidates(cells, fitted, out["exponents"])
     return out
 
 
-def candidates(cells: dict, fitted: list) -> dict:
+def pick_exponent(by_exponent: dict[str, dict[str, float]], keeps) -> float:
+    """The exponent with the lowest worst cell (then the next worst...) over the cells ``keeps`` names;
+    one that leaves any of them off its grid is not picked."""
+
+    def worst_first(e: float) -> tuple:
+        values = [r for name, r in by_exponent[str(e)].items() if keeps(name)]
+        return (math.inf,) if any(map(math.isnan, values)) else tuple(sorted(values, reverse=True))
+
+    return min(EXPONENTS, key=worst_first)
+
+
+def candidates(cells: dict, fitted: list, by_exponent: dict[str, dict[str, float]]) -> dict:
     """The other choices the rule was picked over, on the fitted cells: the exponent by optimizer
-    family (by the worst cell), the best check's exponent (by the mean) and a horizon term."""
+    family (by the worst cell, from ``by_exponent``), the best check's exponent (by the mean) and a
+    horizon term."""
 
     def regrets(target: str, **rule) -> dict[str, float]:
         best = target == "best_check"
@@ -167,14 +174,10 @@ def candidates(cells: dict, fitted: list) -> dict:
             for t, b in fitted
         }
 
-    def worst_first(values: list[float]) -> tuple:
-        return (math.inf,) if any(map(math.isnan, values)) else tuple(sorted(values, reverse=True))
-
-    by_family = {}
-    for family, members in (("Adam-like", True), ("the rest", False)):
-        chosen = [f"{t} {b}x" for t, b in fitted if adam_like(t) is members]
-        scores = {e: [regrets("final", exponent=e)[name] for name in chosen] for e in EXPONENTS}
-        by_family[family] = min(EXPONENTS, key=lambda e, scores=scores: worst_first(scores[e]))
+    by_family = {
+        family: pick_exponent(by_exponent, lambda name, members=members: adam_like(task_of(name)) is members)
+        for family, members in (("Adam-like", True), ("the rest", False))
+    }
     fresh = [f"{t} {b}x" for t, b in fitted if ALL_TASKS[t].fresh is not None]
     horizon = {}
     for h in HORIZONS:
@@ -230,7 +233,8 @@ def summary_lines(result: dict) -> list[str]:
             values = values[np.isfinite(values).all(axis=1)]
             counts.add(len(values))
             cols += [
-                f"{values[:, i].mean():+.1%} / {values[:, i].max():+.0%}" if len(values) else "-" for i in range(3)
+                f"{values[:, i].mean():+.1%} / {values[:, i].max():+.0%}" if len(values) else "-"
+                for i in range(len(RECIPES))
             ]
         lines.append(f"| {label} | {' and '.join(map(str, sorted(counts)))} | " + " | ".join(cols) + " |")
     return lines

@@ -303,16 +303,17 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         if self.phase is Phase.SEARCHING:
             scaler = grad_scaler(trainer)
             self._test.scale_before_step = scaler.get_scale() if scaler is not None else None
-        elif self.phase is Phase.TRAINING and self.scheduler is not None:
-            self._keep_joined_groups_on_the_cycle(trainer)
-        if self.phase is Phase.TRAINING and self.scheduler is not None and self._log is not None:
-            # Like Lightning's own metrics, the schedule is logged every `log_every_n_steps` steps
-            # of the real fit (counted by the schedule, so a resumed fit keeps the same steps):
-            # one event per step cost a TensorBoard writer-thread wake-up per step for the whole fit.
-            if self.scheduler.last_epoch % max(1, trainer.log_every_n_steps) == 0:
-                groups = optimizer.param_groups
-                momenta = [momentum_of(group) for group in groups] if self.scheduler.cycle_momentum else None
-                self._log.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
+            return
+        if self.phase is not Phase.TRAINING or self.scheduler is None:
+            return
+        self._keep_joined_groups_on_the_cycle(trainer)
+        # Like Lightning's own metrics, the schedule is logged every `log_every_n_steps` steps
+        # of the real fit (counted by the schedule, so a resumed fit keeps the same steps):
+        # one event per step cost a TensorBoard writer-thread wake-up per step for the whole fit.
+        if self._log is not None and self.scheduler.last_epoch % max(1, trainer.log_every_n_steps) == 0:
+            groups = optimizer.param_groups
+            momenta = [momentum_of(group) for group in groups] if self.scheduler.cycle_momentum else None
+            self._log.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
 
     def _keep_joined_groups_on_the_cycle(self, trainer: Trainer) -> None:
         """A group added during the real fit (``BaseFinetuning``) joins the cycle; the cycle keeps its rate."""

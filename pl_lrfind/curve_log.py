@@ -72,8 +72,7 @@ class CurveLog:
         points, self._points = self._points, []  # a write that fails halfway is not repeated at close()
         for global_step, loss, smoothed, walltime in points:
             tb_writer.log_step(self.writer, global_step, loss, smoothed, stage=self.stage, walltime=walltime)
-            for logger in self.loggers:
-                logger.log_metrics(tb_writer.step_scalars(loss, smoothed, stage=self.stage), step=global_step)
+            self._to_loggers(tb_writer.step_scalars(loss, smoothed, stage=self.stage), global_step)
 
     def result(self, result: LRFindResult, global_step: int) -> None:
         """The finished test: figure, summary and the result itself, flushed so a reader sees it."""
@@ -84,8 +83,11 @@ class CurveLog:
     def schedule(self, global_step: int, lrs: Sequence[float], momenta: Sequence[float] | None) -> None:
         """The real fit's rates (and momenta) at one optimizer step."""
         tb_writer.log_schedule(self.writer, global_step, lrs, momenta, stage=self.stage)
+        self._to_loggers(tb_writer.schedule_scalars(lrs, momenta, stage=self.stage), global_step)
+
+    def _to_loggers(self, scalars: dict[str, float], global_step: int) -> None:
         for logger in self.loggers:
-            logger.log_metrics(tb_writer.schedule_scalars(lrs, momenta, stage=self.stage), step=global_step)
+            logger.log_metrics(scalars, step=global_step)
 
     def close(self) -> None:
         self._write_points()  # a test that never reached its result keeps its points

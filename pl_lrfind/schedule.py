@@ -125,6 +125,8 @@ def keep_joined_groups_on_the_cycle(
     Returns the new count, and the indices of the groups whose rate was set back.
     """
     groups = scheduler.optimizer.param_groups
+    if not joined and len(groups) == len(ratios):  # every step of a fit no group joined
+        return joined, []
     for group in groups[len(ratios) :]:
         ratio = ratios[0] * group["lr"] / groups[0]["lr"] if groups[0]["lr"] > 0 else ratios[0]
         join_one_cycle(scheduler, group, peak_lr * ratio)

@@ -83,8 +83,7 @@ class TrainerLoan:
         current = trainer.fit_loop.epoch_progress.current
         current.ready, current.started = self.start_epoch + 1, self.start_epoch
         current.processed = current.completed = self.start_epoch
-        trainer.fit_loop.max_epochs = self.max_epochs
-        trainer.fit_loop.min_epochs = self.min_epochs
+        self._restore_epoch_limits(trainer)
         if self.start_epoch == 0:
             # The epoch loop starts a new pass over the data for every epoch but the first, whose
             # pass FitLoop.setup_data started and the test used: start this one here.
@@ -101,7 +100,7 @@ class TrainerLoan:
         self._given_back = True
         if not self._limits_set:  # the fit ended inside the test: no budget to extend
             self._restore_limits(trainer)
-        trainer.fit_loop.max_epochs, trainer.fit_loop.min_epochs = self.max_epochs, self.min_epochs
+        self._restore_epoch_limits(trainer)  # a fit that ended between the test and the real fit
         active = set(map(id, trainer.callbacks))
         held_back = [callback for callback in self.callbacks if id(callback) not in active]
         trainer.callbacks = self.callbacks
@@ -110,10 +109,12 @@ class TrainerLoan:
         return held_back
 
     def _restore_limits(self, trainer: Trainer) -> None:
-        trainer.fit_loop.max_epochs = self.max_epochs
-        trainer.fit_loop.min_epochs = self.min_epochs
+        self._restore_epoch_limits(trainer)
         trainer.fit_loop.epoch_loop.max_steps = self.max_steps
         self._limits_set = True
+
+    def _restore_epoch_limits(self, trainer: Trainer) -> None:
+        trainer.fit_loop.max_epochs, trainer.fit_loop.min_epochs = self.max_epochs, self.min_epochs
 
 
 def remaining_steps(trainer: Trainer) -> int | None:
@@ -121,11 +122,16 @@ def remaining_steps(trainer: Trainer) -> int | None:
     limits = []
     if trainer.max_steps >= 0:
         limits.append(trainer.max_steps - trainer.global_step)
-    batches = trainer.num_training_batches
-    if trainer.max_epochs is not None and trainer.max_epochs >= 0 and math.isfinite(batches):
-        steps_per_epoch = math.ceil(batches / trainer.accumulate_grad_batches)
-        limits.append((trainer.max_epochs - trainer.current_epoch) * steps_per_epoch)
+    per_epoch = steps_per_epoch(trainer)
+    if trainer.max_epochs is not None and trainer.max_epochs >= 0 and per_epoch is not None:
+        limits.append((trainer.max_epochs - trainer.current_epoch) * per_epoch)
     return max(0, min(limits)) if limits else None
+
+
+def steps_per_epoch(trainer: Trainer) -> int | None:
+    """Optimizer steps in one epoch of the Trainer's dataloader; ``None`` when it has no length."""
+    batches = trainer.num_training_batches
+    return math.ceil(batches / trainer.accumulate_grad_batches) if math.isfinite(batches) else None
 
 
 def extend_limits(trainer: Trainer, budget: Budget, epochs: bool = False) -> None:
@@ -168,9 +174,7 @@ def passes_over_data(trainer: Trainer, real_steps: int) -> float | None:
     loaders = trainer.train_dataloader
     loaders = loaders.values() if isinstance(loaders, Mapping) else loaders
     loaders = loaders if isinstance(loaders, (list, tuple)) else [loaders]
-    batches = trainer.num_training_batches
     if any(isinstance(getattr(loader, "dataset", None), IterableDataset) for loader in loaders):
         return None
-    if not math.isfinite(batches) or batches <= 0:
-        return None
-    return real_steps / math.ceil(batches / trainer.accumulate_grad_batches)
+    per_epoch = steps_per_epoch(trainer)
+    return real_steps / per_epoch if per_epoch else None
