@@ -148,6 +148,7 @@ def evaluate(cells: dict) -> dict:
         out["held_out_exponent"][task] = pick_exponent(out["exponents"], lambda name, task=task: task_of(name) != task)
     out["default_exponent"] = PASS_EXPONENT
     out["candidates"] = candidates(cells, fitted, out["exponents"])
+    out["reach"] = reach(cells)
     return out
 
 
@@ -191,6 +192,87 @@ def candidates(cells: dict, fitted: list, by_exponent: dict[str, dict[str, float
         str(e): float(np.nanmean(list(regrets("best_check", exponent=e).values()))) for e in BEST_CHECK_EXPONENTS
     }
     return {"exponent_by_family": by_family, "horizon": horizon, "best_check_exponent": best_check}
+
+
+SHIFTS = np.round(np.arange(-3.0, 1.55, 0.05), 2)
+"""Decades a rule may move a reading by, in the reach analysis: wider than any cell's grid."""
+
+
+def reach(cells: dict) -> dict:
+    """The lowest worst cell any rule could reach, per optimizer family, on the fitted cells and on all:
+    a rule free to move each cell on its own (the floor the readings leave), any function of the
+    passes (a fresh stream counts as fewest), and any such function that never rises with them."""
+    curves = {}
+    for key, cell in cells.items():
+        found = np.array([cell_regret(cell, "final", lambda by_midspan, s=s: s) for s in SHIFTS])
+        if np.isfinite(found).any():
+            curves[key] = np.where(np.isnan(found), np.inf, found)
+
+    def passes(task: str, budget: int) -> float:
+        return 0.0 if ALL_TASKS[task].fresh is not None else ALL_TASKS[task].epochs_for(budget)
+
+    def by_passes(keys: list) -> list[list]:
+        groups: dict[float, list] = {}
+        for key in keys:
+            groups.setdefault(passes(*key), []).append(key)
+        return [groups[p] for p in sorted(groups)]
+
+    def first_misfit(keys: list, bound: float) -> list | None:
+        """The group of cells a non-increasing rule cannot keep under ``bound``, None if it can."""
+        highest = len(SHIFTS) - 1
+        for group in by_passes(keys):  # fewest passes first, each as high a shift as the bound allows
+            allowed = np.nonzero(np.all([curves[k][: highest + 1] <= bound for k in group], axis=0))[0]
+            if not len(allowed):
+                return group
+            highest = allowed[-1]
+        return None
+
+    def lowest_bound(keys: list) -> float:
+        low, high = 0.0, 50.0
+        for _ in range(40):
+            middle = (low + high) / 2
+            low, high = (low, middle) if first_misfit(keys, middle) is None else (middle, high)
+        return high
+
+    out = {}
+    for scope, keeps in (("fitted", lambda key: not is_test(*key)), ("all", lambda key: True)):
+        for family, members in (("Adam-like", True), ("the rest", False)):
+            keys = [key for key in curves if keeps(key) and adam_like(key[0]) is members]
+            if not keys:
+                continue
+            floors = {f"{t} {b}x": float(curves[t, b].min()) for t, b in keys}
+            any_function = {
+                ", ".join(f"{t} {b}x" for t, b in group): float(np.max([curves[k] for k in group], axis=0).min())
+                for group in by_passes(keys)
+            }
+            worst_group = max(any_function, key=any_function.get)
+            out[f"{scope} | {family}"] = {
+                "cells": len(keys),
+                "own_shift": {"mean": float(np.mean(list(floors.values()))), "worst": max(floors.values())},
+                "worst_own_shift_cell": max(floors, key=floors.get),
+                "any_function_of_passes": any_function[worst_group],
+                "binding_cells": worst_group,
+                "non_increasing_in_passes": (bound := lowest_bound(keys)),
+                "non_increasing_misfit": ", ".join(f"{t} {b}x" for t, b in first_misfit(keys, bound * 0.999) or []),
+            }
+    return out
+
+
+def reach_lines(result: dict) -> list[str]:
+    lines = [
+        "| cells | family | n | each cell its own shift: mean / worst | any rule of the passes: worst cell "
+        "| binding cells | any rule that never rises with the passes: worst cell | the cells it cannot fit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, row in result["reach"].items():
+        scope, family = key.split(" | ")
+        own = row["own_shift"]
+        lines.append(
+            f"| {scope} | {family} | {row['cells']} | {own['mean']:+.1%} / {own['worst']:+.0%} "
+            f"| {row['any_function_of_passes']:+.0%} | {row['binding_cells']} | {row['non_increasing_in_passes']:+.0%} "
+            f"| {row['non_increasing_misfit']} |"
+        )
+    return lines
 
 
 def candidate_lines(result: dict) -> list[str]:

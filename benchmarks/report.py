@@ -29,6 +29,7 @@ from .passes_rule import (
     candidate_lines,
     end_to_end_lines,
     exponent_lines,
+    reach_lines,
     summary_lines,
     test_lines,
 )
@@ -937,6 +938,7 @@ def render(results: Path = COMPARE_JSON.parent, docs: Path = DOCS) -> Path:
         ("{passes_rule_exponents}", exponent_lines),
         ("{passes_rule_end_to_end}", end_to_end_lines),
         ("{passes_rule_candidates}", candidate_lines),
+        ("{passes_rule_reach}", reach_lines),
     ):
         tables[key] = "\n".join(table(passes)) if passes else "(not measured)"
     budgets_file = results / BUDGETS_JSON.name

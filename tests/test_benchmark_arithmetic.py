@@ -348,3 +348,25 @@ def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_nois
     assert 2 < descent_to_noise(shallow) < 5 and 25 < descent_to_noise(deep) < 50  # about 3 and 30
     # A clean descent gets less than the default level, a noisy one more.
     assert curve_level(deep) < 10**0.3 < curve_level(shallow)
+
+
+def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different_rates_at_the_same_passes():
+    from benchmarks.passes_rule import reach
+
+    def cell(best: float) -> dict:
+        x = np.arange(-2.0, 2.01, 0.25)
+        grid = {"log10_lr": list(x), "mean_loss": list(1 + np.abs(x - best)), "best_mean_loss": 1.0}
+        return {"final": grid, "readings": {"final": [0.0, 0.0]}, "by_midspan": {"final": [True, True]}}
+
+    cells = {  # 5 passes each at 1x, 20 at 4x; every reading at 0, each grid's best where given
+        ("digits_mlp_sgd", 1): cell(0.5),
+        ("digits_gru_sgd", 1): cell(-0.5),
+        ("digits_mlp_sgd", 4): cell(1.0),
+    }
+    found = reach(cells)["fitted | the rest"]
+    assert found["cells"] == 3 and found["own_shift"]["worst"] == pytest.approx(0.0)
+    assert found["any_function_of_passes"] == pytest.approx(0.5)  # one shift for both 5-pass cells
+    assert found["binding_cells"] == "digits_mlp_sgd 1x, digits_gru_sgd 1x"
+    # never rising with the passes, the 20-pass cell can be moved no higher than the 5-pass pair
+    assert found["non_increasing_in_passes"] == pytest.approx(0.75, abs=1e-6)
+    assert "Adam-like" not in " ".join(reach(cells))
