@@ -1,9 +1,7 @@
-"""The one-cycle schedule the finder hands over to, as one function.
+"""The one-cycle schedule the finder hands over to.
 
-It lives outside the callback so that anything that must train "exactly as the callback
-would" (the benchmark's grid oracle, a user reproducing a run without the finder) builds the
-same ``torch.optim.lr_scheduler.OneCycleLR`` from the same settings.
-"""
+It lives outside the callback so that whatever must train as the callback would (the benchmark's grid oracle, a run
+without the finder) builds the same ``torch.optim.lr_scheduler.OneCycleLR`` from the same settings."""
 
 from __future__ import annotations
 
@@ -26,19 +24,16 @@ ONE_CYCLE_DEFAULTS = dict(
     base_momentum=0.85,
     max_momentum=0.95,
 )
-"""The callback's defaults: a quarter of the steps warming up from peak/25, then a cosine
-down to peak/25e4, with momentum (or Adam's beta1) cycled opposite to the rate."""
+"""The callback's defaults, which the grid oracle trains with ("The question" in docs/benchmarks.md): a quarter of
+the steps up from peak/25, a cosine down to peak/25e4, momentum (or Adam's beta1) cycled opposite to the rate."""
 
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
 
 def one_cycle_settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """:data:`ONE_CYCLE_DEFAULTS` with ``overrides``: the callback's ``one_cycle=`` mapping, checked.
-
-    A ``ValueError`` names an unknown key (with the allowed ones) or a value ``OneCycleLR`` would
-    refuse or misuse.
-    """
+    """:data:`ONE_CYCLE_DEFAULTS` with ``overrides`` (the callback's ``one_cycle=``), checked: a ``ValueError``
+    names an unknown key (with the allowed ones) or a value ``OneCycleLR`` would refuse or misuse."""
     unknown = sorted(set(overrides or {}) - set(ONE_CYCLE_DEFAULTS))
     if unknown:
         raise ValueError(f"one_cycle keys must be among {sorted(ONE_CYCLE_DEFAULTS)}, got {unknown}")
@@ -63,11 +58,8 @@ def shortest_one_cycle(pct_start: float) -> int:
 
 
 def adam_like(optimizer: Optimizer) -> bool:
-    """Whether the optimizer is Adam-like: it has Adam-style ``betas`` (Adam, AdamW and their kin).
-
-    It decides both what momentum means to the one-cycle and whether the curve's reading is
-    raised (:func:`pl_lrfind.core.budget.level_for`).
-    """
+    """Whether the optimizer is Adam-like (has ``betas``), which decides what momentum means to the one-cycle and
+    whether the curve's reading is raised (:func:`pl_lrfind.core.budget.level_for`)."""
     return "betas" in optimizer.defaults
 
 

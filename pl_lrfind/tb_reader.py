@@ -1,10 +1,7 @@
 """Range tests in TensorBoard, the reading half: one result per run and stage, from event files.
 
-:func:`read_runs` walks log directories and rebuilds one :class:`~pl_lrfind.core.LRFindResult`
-per run and stage from the ``result_json`` text that :func:`pl_lrfind.tb_writer.log_result`
-wrote. Everything is read through TensorBoard's own event-file code, imported where it is used,
-so that writing needs nothing beyond the writer handed in (tensorboardX alone will do).
-"""
+:func:`read_runs` rebuilds them from the ``result_json`` texts of :func:`pl_lrfind.tb_writer.log_result` with
+TensorBoard's own code, imported where it is used so that writing needs only the writer (tensorboardX will do)."""
 
 from __future__ import annotations
 
@@ -32,24 +29,14 @@ class ReportError(Exception):
 
 
 def read_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> dict[str, LRFindResult]:
-    """One result per run found under ``paths``, keyed by run name.
+    """One result per run found under ``paths`` (log directories, searched recursively, or event files), by name.
 
-    Each path is a log directory, searched recursively, or a single event file. A run is a
-    directory holding event files (as TensorBoard counts runs); its name is its path relative
-    to the given directory (the directory's own name when the events lie in it directly), and
-    with several paths the path as given is put in front, so names never collide.
-
-    A run whose callback ran several stages (several ``fit`` calls) gives one result per stage:
-    the first under the run's name, stage ``k`` under ``"<run> stage <k>"``.
-
-    Runs without any ``lr_find`` tag are skipped: a log directory also holds the fits of
-    other experiments. A run with ``lr_find`` data but no result is an error, as is finding no
-    run at all. When a run holds several results of one stage (one directory reused), the
-    latest written counts.
-
-    Truncated event files are read up to the damage, like TensorBoard does: a file that
-    training is still writing ends in a partial record. Only when that loses a result does it
-    matter, and then the error names the damaged file.
+    A run is a directory holding event files, named by its path relative to the directory given (that directory's
+    own name when the events lie in it), with the path as given in front when there are several. A run of several
+    stages (``fit`` calls) gives stage ``k`` > 1 as ``"<run> stage <k>"``; of several results of one stage (a reused
+    directory) the latest counts. Runs without ``lr_find`` tags (other experiments) are skipped; a run with
+    ``lr_find`` data but no result is an error, as is finding no run. Truncated event files (one still being
+    written) are read up to the damage, as TensorBoard does; an error names the damaged file.
     """
     roots = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(path) for path in paths]
     runs = {}
@@ -115,12 +102,8 @@ def _read_run(name: str, files: list[Path]) -> dict[int, LRFindResult]:
 
 
 def _load(path: Path):
-    """TensorBoard's ``EventAccumulator`` over one event file, with every text event kept.
-
-    Text is kept in full (the default samples ten per tag) so that the latest result is there
-    to be picked; orphan purging is off because a reused directory restarts its steps, and the
-    result of the earlier run is still a result.
-    """
+    """TensorBoard's ``EventAccumulator`` over one event file, with every text event kept (not ten per tag), and
+    no orphans purged: a reused directory restarts its steps, and the earlier run's result is still a result."""
     from tensorboard.backend.event_processing import event_accumulator
 
     accumulator = event_accumulator.EventAccumulator(
@@ -131,12 +114,8 @@ def _load(path: Path):
 
 
 def _result_events(accumulator) -> dict[int, list]:
-    """The ``TensorEvent`` s of every stage's result tag, by stage.
-
-    Text summaries reach the accumulator as tensor events whose summary metadata names the
-    ``text`` plugin; torch's ``add_text`` appends ``/text_summary`` to the tag, TensorFlow's
-    ``tf.summary.text`` does not, so both spellings are accepted.
-    """
+    """The ``TensorEvent`` s of every stage's result tag, by stage: tensor events of the ``text`` plugin, with or
+    without the ``/text_summary`` that torch's ``add_text`` appends (TensorFlow's ``tf.summary.text`` does not)."""
     events: dict[int, list] = {}
     for tag in accumulator.Tags()["tensors"]:
         is_text = accumulator.SummaryMetadata(tag).plugin_data.plugin_name == TEXT_PLUGIN
@@ -177,10 +156,8 @@ def _damage_note(files: list[Path]) -> str:
 def _damage(path: Path) -> str:
     """Why ``path`` does not read to a clean end as a sequence of records; ``""`` when it does.
 
-    ``EventAccumulator`` stops quietly at a truncated or corrupt record (a file being written
-    ends in one), so it cannot tell damage from the end. TensorBoard's record reader (the one
-    it uses without TensorFlow) can: it raises ``DataLossError`` on a short or failed-checksum
-    record and ``OutOfRangeError`` at a clean end.
+    ``EventAccumulator`` stops quietly at a damaged record; TensorBoard's record reader tells damage
+    (``DataLossError``: short, or a failed checksum) from a clean end (``OutOfRangeError``).
     """
     from tensorboard.compat.tensorflow_stub import errors
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New

@@ -1,16 +1,9 @@
 """Range tests in TensorBoard, the writing half: the curve as it runs, the result at the end.
 
-Three functions that take a writer as their first argument: a
-``torch.utils.tensorboard.SummaryWriter``, a ``tensorboardX`` one, or anything else with
-``add_scalar``, ``add_figure`` and ``add_text`` (see :class:`SummaryWriterLike`). Plain
-functions rather than a class because there is no state to keep: the writer is the state. In
-the callback the writer is opened and closed by :class:`pl_lrfind.curve_log.CurveLog`.
-
-Every tag starts with :data:`TAG_PREFIX`, so TensorBoard groups them in one section. The first
-range test of a callback (its first ``fit``, its first *stage*) writes ``lr_find/<name>``; stage
-``k > 1`` writes ``lr_find/stage<k>/<name>`` (:func:`stage_tag`), so a two-stage run keeps both
-curves apart in one TensorBoard run. :mod:`pl_lrfind.tb_reader` reads them back.
-"""
+Plain functions of a writer (:class:`SummaryWriterLike`: torch's, tensorboardX's), which is all the state there is.
+Every tag starts with :data:`TAG_PREFIX`, so TensorBoard groups them in one section; stage ``k > 1`` (the callback's
+``k``-th ``fit``) writes under ``lr_find/stage<k>/`` (:func:`stage_tag`), so the stages of one run stay apart.
+In the callback :class:`pl_lrfind.curve_log.CurveLog` holds the writer; :mod:`pl_lrfind.tb_reader` reads back."""
 
 from __future__ import annotations
 
@@ -60,28 +53,19 @@ def log_step(
     stage: int = 1,
     walltime: float | None = None,
 ) -> None:
-    """One measured point of the curve, at ``step``: its raw and smoothed loss.
+    """One measured point of the curve at ``step``: its raw and smoothed loss, measured at ``walltime`` (``None``: now).
 
-    ``walltime`` (seconds since the epoch) is when the point was measured, for a point written
-    later; ``None`` is now.
-
-    The point's rate is not logged per step: it is the ladder's (``lr_ladder(min_lr, max_lr,
-    num_steps)[k]`` for the k-th point), it is the x axis of the picture and it is in the result
-    JSON. Every event wakes TensorBoard's writer thread, and a third of them bought nothing the
-    picture does not show.
+    Not its rate: that is the ladder's, the picture's x axis and in the result JSON, and every event wakes the writer.
     """
     for tag, value in step_scalars(loss, smoothed, stage=stage).items():
         writer.add_scalar(tag, value, global_step=step, walltime=walltime)
 
 
 def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
-    """The finished test: the picture, a summary to read, and the full result to recover.
+    """The finished test: the picture, a markdown summary to read, and the full result to recover.
 
-    The picture is :func:`log_picture`'s. The summary (markdown) is for a person in TensorBoard's text tab.
-    The result JSON under
-    :data:`RESULT_TAG` is for :func:`pl_lrfind.tb_reader.read_runs`; it is indented as a markdown
-    code block so that it also displays legibly, and it parses back to exactly the result
-    written (floats keep their shortest round-tripping repr).
+    The result's JSON (:data:`RESULT_TAG`, for :func:`pl_lrfind.tb_reader.read_runs`) is indented as a markdown code
+    block so that it displays legibly, and parses back to exactly the result written.
     """
     log_picture(writer, stage_tag(CURVE_TAG, stage), result, step)
     writer.add_text(stage_tag(SUMMARY_TAG, stage), summary_markdown(result), global_step=step)
@@ -104,12 +88,9 @@ def log_schedule(
     *,
     stage: int = 1,
 ) -> None:
-    """The schedule of the real fit at ``step``: each param group's rate and momentum.
-
-    Group 0 goes to :data:`FIT_LR_TAG` / :data:`FIT_MOMENTUM_TAG`, group ``i > 0`` to the same
-    tag with ``_group{i}`` appended. ``momenta`` is ``None`` when the optimizer has none to
-    cycle; for Adam-like optimizers pass ``beta1``.
-    """
+    """The schedule of the real fit at ``step``: each param group's rate and momentum (``beta1`` for Adam-like
+    optimizers; ``momenta`` is ``None`` when none cycles), under :data:`FIT_LR_TAG` and :data:`FIT_MOMENTUM_TAG`,
+    with ``_group{i}`` appended for group ``i > 0``."""
     for tag, value in schedule_scalars(lrs, momenta, stage=stage).items():
         writer.add_scalar(tag, value, global_step=step)
 

@@ -1,27 +1,16 @@
-"""The rate for the real fit: the curve's suggestion, moved for how often the fit repeats its data.
-
-The range test reads the same curve however long the fit after it runs. What moves the best
-one-cycle peak is repetition: a fit that passes over the same samples many times overfits at
-the curve's rate, and a lower peak brakes it; a fit over fresh data (a stream, or a few passes
-over a large set) keeps the curve's rate at any length. The optimizer's family enters only
-through the reading (``midspan`` reads low without ``betas``). Evidence: ``docs/benchmarks.md``,
-"The rate for longer fits".
-"""
+"""The rate for the real fit: the curve's suggestion, lowered for how often the fit repeats its data."""
 
 from __future__ import annotations
 
 import math
 
 REFERENCE_PASSES = 5.0
-"""Passes over the training data a fit takes at the curve's own rate (the benchmark's 1x: 4 to 8)."""
 PASS_EXPONENT = 0.8
-"""Beyond them the rate falls as ``(passes / REFERENCE_PASSES) ** -0.8`` for a fit judged at its
-end: the lowest worst cell over 65 cells, picked so for every task held out."""
+"""Past 5 passes (1x) the rate falls as (passes / 5) ** -0.8: least worst of 65 cells ("The rate for longer fits")."""
 BEST_CHECK_PASS_EXPONENT = 0.3
-"""The same for a fit whose best validation check is kept: an early stop pays less for overfitting."""
+"""The exponent when the best check is kept (an early stop pays less for overfitting): least mean, same cells."""
 NON_ADAM_LEVEL = 10**0.3
-"""``midspan``'s reading is raised by this for an optimizer without ``betas`` (SGD, RMSprop): it
-reads 0.15 to 0.8 decade under their best peak at 1x."""
+"""``midspan`` reads 0.15-0.8 decade low without ``betas`` (SGD, RMSprop) at 1x ("The rate for longer fits")."""
 
 
 def check_pass_exponent(exponent: float, name: str = "pass_exponent") -> None:

@@ -9,14 +9,12 @@ import numpy as np
 from .smoothing import centered_smooth, debiased_ema
 
 MIN_POINTS = 5
-"""Below this many finite points no rule answers and the diagnosis says ``too_short``: there is
-no curve to read. It is also the shortest ladder a range test accepts."""
+"""Below this many finite points no rule answers and the diagnosis says ``too_short``; also the shortest
+ladder a range test accepts."""
 
 HEAD_DIVISOR = 10
-"""The head of a curve is its first tenth. There the debiased EMA is still an average of a
-handful of batches (fastai skips the same stretch when it reads the curve), the stop rule waits
-(see ``grace_steps``), and a minimum or a blow-up that falls in it means the ladder started too
-high or the model has nothing left to learn at small rates."""
+"""The head of a curve is its first tenth, as fastai skips it: the EMA there averages a handful of batches,
+the stop rule waits (``grace_steps``), and a blow-up in it means the ladder started too high."""
 
 TAIL_POINTS = 5
 """fastai drops the last five points of the EMA curve before reading it: the blow-up has only
@@ -30,10 +28,7 @@ def head_length(num_points: int) -> int:
 
 @dataclass(frozen=True)
 class Curve:
-    """A range-test curve, with both smoothings computed once.
-
-    This is what a suggestion rule reads: a rule is any function ``Curve -> float``.
-    """
+    """A range-test curve with both smoothings computed once: what a rule (any ``Curve -> float``) reads."""
 
     lrs: np.ndarray
     losses: np.ndarray

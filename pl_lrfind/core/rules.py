@@ -1,8 +1,6 @@
 """Suggestion rules: from a finished curve to one learning rate, each a small function of a :class:`Curve`.
 
-fastai's ``valley``, ``steepest`` and ``minimum`` read the lagging EMA, as their constants were
-tuned on it; ``midspan``, ours and the default, reads the lag-free curve (``docs/benchmarks.md``).
-"""
+fastai's three read the lagging EMA they were tuned on; ``midspan``, ours and the default, reads the lag-free curve."""
 
 from __future__ import annotations
 
@@ -29,12 +27,8 @@ def steepest(curve: Curve) -> float:
 
 
 def valley(curve: Curve) -> float:
-    """fastai's ``valley``: the longest descending stretch of the curve, read past its middle.
-
-    The stretch is the longest strictly decreasing subsequence; the rate returned sits half a
-    third past the middle of its index range, where the loss is still falling but well away
-    from the blow-up at its end.
-    """
+    """fastai's ``valley``: the longest strictly decreasing subsequence of the curve, read one and a half thirds
+    into its index range, where the loss still falls well away from the blow-up at its end."""
     lrs, loss = curve.trimmed_ema()
     n = len(loss)
     run = np.ones(n, dtype=int)  # run[i]: longest decreasing subsequence that ends at i
@@ -49,16 +43,15 @@ def valley(curve: Curve) -> float:
 
 
 RISE_HEIGHT = 2.0
-"""``midspan`` also reads the blow-up where the lag-free loss first reaches twice its minimum: it
-spreads less from seed to seed than the stop point alone (``docs/design.md``, ``benchmarks.anchors``)."""
+"""``midspan`` also reads the blow-up where the lag-free loss doubles: it spreads less across seeds than the stop
+point alone (``python -m benchmarks.anchors``; "The default rule, `midspan`, and its one constant")."""
 MIDSPAN_DIVISOR = 2.5
-"""``midspan`` lands 10**0.4 below the middle of its span: fitted on the benchmark's seven tasks for
-the default ladder and stop rule (``python -m benchmarks.calibrate``, ``docs/benchmarks.md``)."""
+"""``midspan`` lands 10**0.4 below the middle of its span, fitted on seven tasks for the default ladder and stop
+rule (``python -m benchmarks.calibrate``; "The default rule, `midspan`, and its one constant")."""
 
 
 def half_descent_rate(curve: Curve) -> float:
-    """The first rate from which the lag-free loss stays below half of its drop from its starting
-    level to its minimum: ``midspan``'s first anchor."""
+    """``midspan``'s first anchor: the first rate from which the lag-free loss stays under half its total drop."""
     lrs, smooth = curve.lrs, curve.centered
     lowest = int(np.argmin(smooth))
     start = curve.starting_level()
@@ -71,9 +64,8 @@ def half_descent_rate(curve: Curve) -> float:
 
 
 def doubling_rate(curve: Curve) -> float:
-    """The first rate past the lag-free minimum where the loss has risen to :data:`RISE_HEIGHT`
-    times it (measured against its absolute value, as the stop rule does); the last rate when it
-    never does."""
+    """The first rate past the lag-free minimum where the loss has reached :data:`RISE_HEIGHT` times it (measured as
+    the stop rule measures); the last rate when it never does."""
     smooth = curve.centered
     lowest = int(np.argmin(smooth))
     risen = np.flatnonzero(has_diverged(smooth[lowest:], smooth[lowest], RISE_HEIGHT))
@@ -83,20 +75,16 @@ def doubling_rate(curve: Curve) -> float:
 def midspan(curve: Curve) -> float:
     """The log-middle between where training starts to work and where it blows up, over :data:`MIDSPAN_DIVISOR`.
 
-    Both anchors are read on the lag-free curve: the *half-descent* rate (the first rate from which
-    the loss stays below half its drop to its minimum) and the *blow-up* rate (the log-middle of
-    where the stop rule fired and where the loss first doubled, :data:`RISE_HEIGHT`). Both sit
-    where the curve is steep, so batch noise moves them less than it moves the minimum. Why these
-    two, and the alternatives measured: ``docs/design.md``.
-    """
+    The anchors, :func:`half_descent_rate` and the log-middle of the stop point and :func:`doubling_rate`, sit where
+    the curve is steep, so batch noise moves them less than the minimum (why these: ``docs/design.md``)."""
     blow_up_point = 0.5 * (math.log10(doubling_rate(curve)) + math.log10(curve.lrs[-1]))
     middle = 0.5 * (math.log10(half_descent_rate(curve)) + blow_up_point)
     return float(10.0**middle / MIDSPAN_DIVISOR)
 
 
 BLOW_UP_DIVISOR = 10**2.5
-""":func:`blow_up` reads 10**2.5 (about 316) below the blow-up: the lowest worst case over the
-second-stage and fine-tuning grids; too low costs a one-cycle fit less than too high (``docs/design.md``)."""
+""":func:`blow_up` reads 10**2.5 (about 316) below the blow-up: the lowest worst case over the second-stage and
+fine-tuning grids ("The second stage: a trained model, fitted again"); too low costs less than too high."""
 
 
 def blow_up(curve: Curve) -> float:
@@ -115,16 +103,12 @@ RULES: dict[str, Rule] = {
     "minimum": minimum,
 }
 DEFAULT_RULE = "midspan"
-"""The measured best: lowest regret against a one-cycle grid oracle across the benchmark's
-seven tasks, ahead of fastai's rules and Lightning's; numbers in ``docs/benchmarks.md``."""
+"""The lowest regret against a one-cycle grid oracle on the benchmark's seven tasks ("Suggestion quality")."""
 
 
 def resolve_rule(rule: str | Rule) -> tuple[str, Rule]:
-    """The name and function of ``rule``: a name from :data:`RULES`, or a callable of your own.
-
-    A callable is named by its ``__name__`` (a ``functools.partial`` or a callable object by its
-    type's name); that name labels it in results, reports and plots.
-    """
+    """The name and function of ``rule``, a name from :data:`RULES` or a callable of your own, named by its
+    ``__name__`` (a ``functools.partial`` or a callable object by its type's name) in results, reports and plots."""
     if isinstance(rule, str):
         if rule in RULES:
             return rule, RULES[rule]
@@ -139,17 +123,16 @@ def check_rule(rule: str | Rule) -> str:
 
 
 def suggest(lrs, losses, rule: str | Rule = DEFAULT_RULE, beta: float = 0.98) -> float | None:
-    """``rule``'s rate on a range-test curve of raw per-step ``losses``, without judging the curve.
+    """``rule``'s rate on a curve of raw per-step ``losses`` (``beta`` for the EMA), without judging the curve.
 
-    Each rule smooths as it needs (``beta`` for the EMA). Non-finite points are ignored; ``None``
-    below :data:`~pl_lrfind.core.curve.MIN_POINTS` finite points, else a rate inside the range.
-    """
+    Non-finite points are ignored; ``None`` below :data:`MIN_POINTS` finite points, else a rate inside the range."""
     check_rule(rule)
     curve = Curve.from_raw(lrs, losses, beta)
     return suggest_from_curve(curve, rule)
 
 
 def suggest_from_curve(curve: Curve, rule: str | Rule) -> float | None:
+    """:func:`suggest` on a :class:`Curve` already built."""
     if len(curve) < MIN_POINTS:
         return None
     lr = resolve_rule(rule)[1](curve)

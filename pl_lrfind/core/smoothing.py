@@ -1,12 +1,6 @@
-"""Two smoothers with two jobs.
+"""Two smoothers: a debiased EMA, online, for the stop rule; a lag-free centred kernel, offline, to read the curve.
 
-* :class:`DebiasedEMA` runs online, one loss at a time, and feeds the stop rule. It is what
-  fastai and Lightning smooth with, debiased so that the first values are not dragged to zero.
-* :func:`centered_smooth` runs offline on the finished curve and feeds the diagnosis. An EMA
-  lags: with ``beta=0.98`` its output trails the raw curve by tens of steps, which moves every
-  feature of the curve (its minimum, its steepest point) to higher learning rates and blurs
-  the noise estimate. A centred kernel has no lag, so the diagnosis reads the curve where it is.
-"""
+An EMA lags (tens of steps at ``beta=0.98``), which moves the curve's minimum and steepest point to higher rates."""
 
 from __future__ import annotations
 
@@ -14,10 +8,7 @@ import numpy as np
 
 
 class DebiasedEMA:
-    """Exponential moving average corrected for its zero start (Adam's bias correction).
-
-    For a constant input ``c`` the output is exactly ``c`` from the first update on.
-    """
+    """Exponential moving average with Adam's bias correction: a constant ``c`` reads ``c`` from the first update."""
 
     def __init__(self, beta: float) -> None:
         if not 0.0 <= beta < 1.0:
@@ -39,11 +30,10 @@ def debiased_ema(values: list[float] | np.ndarray, beta: float) -> list[float]:
 
 
 def centered_smooth(values: list[float] | np.ndarray, width: float = 0.05) -> np.ndarray:
-    """Gaussian-kernel smoothing with no lag, for a curve sampled at evenly spaced points.
+    """Gaussian-kernel smoothing with no lag; ``width`` is its standard deviation as a fraction of the points.
 
-    ``width`` is the kernel's standard deviation as a fraction of the number of points (at
-    least one point). Near the ends the kernel is renormalised over the points that exist, so
-    the ends are not pulled towards zero.
+    It is at least one point; near the ends the kernel is renormalised over the points that exist, so the ends are
+    not pulled towards zero.
     """
     y = np.asarray(values, dtype=float)
     n = len(y)
