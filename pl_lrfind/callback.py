@@ -1,20 +1,10 @@
 """The Lightning adapter: runs the range test inside ``trainer.fit`` and hands over to the real fit.
 
-How a fit with the callback (a *stage*) unfolds::
-
-    setup               a new stage begins (unless a checkpoint resumes one)
-    on_train_start      snapshot weights + optimizer (device, host or disk); borrow from the Trainer
-                        (the callbacks that watch the fit, the schedulers, validation, limits)
-    finder epoch(s)     one optimizer step per rung of the ladder; the rate is set after every
-                        optimizer step in ``on_train_batch_end``
-    end of the test     restore the snapshot bit for bit; end the current epoch there;
-                        extend the Trainer's limits by exactly what the test used
-    next epoch start    give back what was borrowed; install one-cycle (or the user's own
-                        schedulers at the found rate); the real fit runs its full budget
-
-The test runs in epochs of its own so that the real fit starts on an epoch boundary: every real
-epoch sees the whole dataset, is validated and checkpointed as the user configured, and the
-epoch-end validation of the last real epoch happens as it would without the callback.
+At ``on_train_start`` the callback snapshots the weights and optimizer and borrows from the
+Trainer (:mod:`pl_lrfind.trainer_loan`); it raises the rate after every optimizer step in
+``on_train_batch_end``; when the test ends it restores the snapshot bit for bit and ends that
+epoch, so that the real fit starts on an epoch boundary with its own epochs and its full budget
+of steps. The flow, hook by hook: ``docs/design.md``, "A stage, hook by hook".
 """
 
 from __future__ import annotations
@@ -25,25 +15,20 @@ from torch.optim import Optimizer
 from typing_extensions import override
 
 from . import _lightning
-from .core import UNREADABLE, DiagnosisCode, LRFindResult, RangeTest, Rule, StopReason
+from .core import DiagnosisCode, LRFindResult, RangeTest, Rule, StopReason
 from .core.budget import check_pass_exponent, pass_exponent_for
 from .core.range_test import check_choice, check_positive, validate_settings
 from .core.rules import DEFAULT_RULE, check_rule
 from .curve_log import CurveLog
 from .deprecations import fold_deprecated
-from .rates import apply_rate, group_ratios, momentum_of, rescale_base_lrs
+from .rates import apply_rate, group_ratios, rescale_base_lrs
 from .running_test import RunningTest
-from .schedule import (
-    adam_like,
-    keep_joined_groups_on_the_cycle,
-    one_cycle,
-    one_cycle_settings,
-)
+from .schedule import adam_like, keep_joined_groups_on_the_cycle, one_cycle_settings
 from .snapshot import TARGETS as SNAPSHOT_TARGETS
 from .snapshot import TrainingSnapshot
 from .stage import Budget, FitInProgress, Phase, Stage, one_stage_state
 from .supported import UnsupportedSetupError, check_one_cycle_budget, check_supported, grad_scaler
-from .trainer_loan import TrainerLoan, extend_limits, passes_over_data, remaining_steps
+from .trainer_loan import TrainerLoan, extend_resumed_limits, install_one_cycle, passes_over_data, remaining_steps
 
 if TYPE_CHECKING:
     from pytorch_lightning import LightningModule, Trainer
@@ -61,30 +46,27 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     callback serves the fastai habit of training, unfreezing and training again.
 
     Args:
-        min_lr, max_lr: first and last rate of the ladder, for the param group with the highest
+        min_lr, max_lr: the ladder's first and last rate, for the param group with the highest
             rate (the others keep their ratio to it).
         num_steps, mode: rungs on the ladder, ``"exponential"`` or ``"linear"``.
-        beta, divergence_threshold: the EMA the stop rule watches, and how many times its best it
-            may reach before the test stops.
+        beta, divergence_threshold: the EMA the stop rule watches, and how many times its best
+            it may reach before the test stops.
         suggestion: a rule name from :data:`pl_lrfind.core.RULES` or a function ``Curve -> float``.
-        steps_per_lr: optimizer steps averaged into one point.
-        then: ``"one_cycle"`` (replace the schedulers by ``OneCycleLR`` over the real fit),
-            ``"set"`` (set the rate, keep your schedulers) or ``"stop"`` (end after the test).
+        then: ``"one_cycle"`` (``OneCycleLR`` replaces the schedulers for the real fit), ``"set"``
+            (set the rate, keep your schedulers) or ``"stop"`` (end after the test).
         lr_factor: the chosen rate is ``suggestion * budget_factor * lr_factor``.
-        pass_exponent: ``None`` takes the measured rule of :mod:`pl_lrfind.core.budget` (the
-            rate follows the real fit's passes over its data, :meth:`passes_over_data`); a number
-            replaces its exponent (no raise for optimizers without ``betas``), ``0`` hands the
-            suggestion as read.
-        one_cycle: ``OneCycleLR`` settings over :data:`pl_lrfind.schedule.ONE_CYCLE_DEFAULTS`
-            (``pct_start``, ``div_factor``, ``final_div_factor``, ``anneal_strategy``,
-            ``three_phase``, ``cycle_momentum``, ``base_momentum``, ``max_momentum``); momentum
-            is cycled only for an optimizer that has some.
+        pass_exponent: ``None`` takes the measured rule of :mod:`pl_lrfind.core.budget` (by the
+            real fit's :meth:`passes_over_data`); a number replaces its exponent (and drops the
+            raise for optimizers without ``betas``); ``0`` hands the suggestion as read.
+        one_cycle: ``OneCycleLR`` settings over :data:`pl_lrfind.schedule.ONE_CYCLE_DEFAULTS`;
+            momentum is cycled only for an optimizer that has some.
         snapshot: where the copy of the weights and optimizer state lives during the test:
             ``"device"``, ``"host"``, ``"disk"`` or ``"auto"`` (:mod:`pl_lrfind.snapshot_placement`).
         log_to_tensorboard: log the curve and the one-cycle's rates (rank zero; :meth:`make_curve_log`).
         verbose: print the result's summary line (rank zero).
-        **deprecated: ``budget_exponent`` (now ``pass_exponent``) and the ``OneCycleLR`` settings as
-            arguments of their own (now keys of ``one_cycle``), accepted with a warning until 0.3.
+        **deprecated: ``budget_exponent`` (now ``pass_exponent``), ``steps_per_lr`` (use
+            ``num_steps``) and the ``OneCycleLR`` settings as arguments of their own (now keys of
+            ``one_cycle``), accepted with a warning until 0.3.
 
     Attributes:
         results: every stage's :class:`~pl_lrfind.core.LRFindResult`, in order.
@@ -100,7 +82,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         beta: float = 0.98,
         divergence_threshold: float = 3.0,
         suggestion: str | Rule = DEFAULT_RULE,
-        steps_per_lr: int = 1,
         then: str = "one_cycle",
         lr_factor: float = 1.0,
         pass_exponent: float | None = None,
@@ -110,7 +91,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         verbose: bool = True,
         **deprecated: Any,
     ) -> None:
-        pass_exponent, one_cycle = fold_deprecated(deprecated, pass_exponent, one_cycle)
+        pass_exponent, one_cycle, steps_per_lr = fold_deprecated(deprecated, pass_exponent, one_cycle)
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         check_choice("then", then, THEN)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)
@@ -149,8 +130,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._state_key = self._generate_state_key(
             **{**self.range_test_settings, "suggestion": check_rule(suggestion)}, then=then
         )
-
-    # ------------------------------------------------------------------ public surface
 
     @property
     def result(self) -> LRFindResult | None:
@@ -212,8 +191,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             return None
         return CurveLog.open(trainer, self.stage)
 
-    # ------------------------------------------------------------------ set-up
-
     @override
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         # A fit after a fit is a new stage. Lightning loads a checkpoint's callback state after
@@ -226,24 +203,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         check_supported(trainer, pl_module)
         self._fit.started = True
-        self._extend_resumed_budget()
-
-    def _extend_resumed_budget(self) -> None:
-        """A fit resumed inside the real fit gets the test's epochs and steps back on its limits.
-
-        The fit loop decides whether there is anything left to run before ``on_train_start``, so
-        this happens when both the fit has started and the checkpoint's state is loaded: for most
-        strategies the state comes first (and this runs in ``on_fit_start``); FSDP and
-        ``ModelParallelStrategy`` load it after ``on_fit_start`` (and this runs from
-        :meth:`load_state_dict`).
-        """
-        fit = self._fit
-        if fit is None or not fit.started or fit.limits_extended or self.phase is not Phase.TRAINING:
-            return
-        trainer = fit.trainer()
-        if trainer is not None:
-            extend_limits(trainer, self.budget, epochs=not self._stage.real_epochs)
-            fit.limits_extended = True
+        extend_resumed_limits(self._fit, self._stage)
 
     @override
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -270,11 +230,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self._test = RunningTest(
             range_test=RangeTest(**self.range_test_settings),
             snapshot=TrainingSnapshot.take(
-                pl_module,
-                optimizer,
-                target=self.snapshot,
-                directory=trainer.default_root_dir,
-                processes_per_host=trainer.num_devices,
+                pl_module, optimizer, self.snapshot, trainer.default_root_dir, trainer.num_devices
             ),
             last_global_step=trainer.global_step,
             pass_exponent=exponent,
@@ -294,9 +250,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     def _resume_real_fit(self, trainer: Trainer) -> None:
         self._log = self.make_curve_log(trainer)
         if self._stage.saved_scheduler_state is not None:
-            self._install_one_cycle(trainer, self._stage.saved_scheduler_state)
-
-    # ------------------------------------------------------------------ the test
+            install_one_cycle(trainer, self._stage, self.result.chosen_lr, self.one_cycle_settings)
 
     @override
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:
@@ -307,13 +261,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         if self.phase is not Phase.TRAINING or self.scheduler is None:
             return
         self._keep_joined_groups_on_the_cycle(trainer)
-        # Like Lightning's own metrics, the schedule is logged every `log_every_n_steps` steps
-        # of the real fit (counted by the schedule, so a resumed fit keeps the same steps):
-        # one event per step cost a TensorBoard writer-thread wake-up per step for the whole fit.
-        if self._log is not None and self.scheduler.last_epoch % max(1, trainer.log_every_n_steps) == 0:
-            groups = optimizer.param_groups
-            momenta = [momentum_of(group) for group in groups] if self.scheduler.cycle_momentum else None
-            self._log.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
+        if self._log is not None:
+            self._log.schedule_step(trainer, self.scheduler, optimizer)
 
     def _keep_joined_groups_on_the_cycle(self, trainer: Trainer) -> None:
         """A group added during the real fit (``BaseFinetuning``) joins the cycle; the cycle keeps its rate."""
@@ -350,37 +299,23 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         else:
             apply_rate(trainer.optimizers[0], range_test.current_lr, self._stage.group_ratios)
 
-    # ------------------------------------------------------------------ hand-over
-
     def _conclude(self, trainer: Trainer, pl_module: LightningModule, reason: StopReason | None = None) -> None:
         """Stop the test (if ``reason``), put the snapshot back bit for bit, judge the curve, log it."""
         test, self._test = self._test, None
-        if reason is not None:
-            test.range_test.stop(reason)
-        try:
-            test.snapshot.restore(pl_module, trainer.optimizers[0])
-        finally:
-            test.snapshot.release()
+        steps = self.budget.real_steps if self.then == "one_cycle" else None
+        result = test.conclude(
+            pl_module, trainer.optimizers[0], reason, self.then != "stop", steps, self.lr_factor, self.pass_exponent
+        )
+        rank_zero = _lightning.rank_zero(trainer)
         if test.snapshot.removed_groups:
-            _lightning.rank_zero(trainer).rank_zero_warn(
+            rank_zero.rank_zero_warn(
                 f"lr_find: {test.snapshot.removed_groups} param group(s) joined the optimizer during the range test "
                 "and were taken out with the test's weights. Add groups at an epoch of the real fit (a BaseFinetuning "
                 "callback is held back during the test and counts epochs from the real fit's start)."
             )
-        result = test.range_test.result()
-        result.settings.update(snapshot=test.snapshot.target, snapshot_bytes=test.snapshot.nbytes)
-        readable = result.diagnosis not in UNREADABLE
-        if result.suggestion is not None and readable and self.then != "stop" and reason is None:
-            # The factor was measured on one-cycle fits of a known length. With then="set" the
-            # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
-            # of a fit that EarlyStopping ends: the suggestion is handed as read.
-            steps = self.budget.real_steps if self.then == "one_cycle" else None
-            result.settings.update(test.factor_settings(steps, result.rule, measured=self.pass_exponent is None))
-            result.chosen_lr = result.suggestion * result.settings["budget_factor"] * self.lr_factor
         self.results.append(result)
         if self._log is not None:
             self._log.result(result, trainer.global_step)
-        rank_zero = _lightning.rank_zero(trainer)
         if self.verbose:
             rank_zero.rank_zero_info(result.summary())
         if result.diagnosis is not DiagnosisCode.OK:
@@ -409,7 +344,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         held_back = self._give_back(trainer)
         chosen = self.result.chosen_lr
         if chosen is not None and self.then == "one_cycle":
-            self._install_one_cycle(trainer)
+            install_one_cycle(trainer, self._stage, chosen, self.one_cycle_settings, resume=False)
         elif chosen is not None and self.then == "set":
             bases = [chosen * ratio for ratio in self._stage.group_ratios]
             rescale_base_lrs(trainer, trainer.optimizers[0], bases)
@@ -418,22 +353,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         # held back still need to hear that the first real epoch starts.
         for callback in held_back:
             callback.on_train_epoch_start(trainer, pl_module)
-
-    def _install_one_cycle(self, trainer: Trainer, state: dict[str, Any] | None = None) -> None:
-        """Replace the Trainer's schedulers by one ``OneCycleLR`` stepped every optimizer step."""
-        optimizer = trainer.optimizers[0]
-        max_lrs = [self.result.chosen_lr * ratio for ratio in self._stage.group_ratios]
-        if state is not None:
-            # Constructing OneCycleLR rewrites the groups' lr and momentum to step 0; the
-            # optimizer restored from the checkpoint already holds the values to go on with.
-            saved_groups = [dict(group) for group in optimizer.param_groups]
-        scheduler = one_cycle(optimizer, max_lrs, self.budget.real_steps, **self.one_cycle_settings)
-        if state is not None:
-            scheduler.load_state_dict(state)
-            for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
-                group.update(saved)
-        self._stage.scheduler = scheduler
-        trainer.strategy.lr_scheduler_configs = [_lightning.scheduler_config(trainer, scheduler)]
 
     def _give_back(self, trainer: Trainer) -> list:
         """Give back what the test borrowed from the Trainer; the callbacks it held back."""
@@ -446,8 +365,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         self.results.append(skipped.result())
         self._stage.phase = Phase.FINISHED
         _lightning.rank_zero(trainer).rank_zero_info(f"lr_find skipped: {why}.")
-
-    # ------------------------------------------------------------------ failures and the end
 
     @override
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
@@ -470,8 +387,6 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             self._log.close()
             self._log = None
 
-    # ------------------------------------------------------------------ checkpoints
-
     @override
     def state_dict(self) -> dict[str, Any]:
         return {"results": [result.to_dict() for result in self.results], "stage": self._stage.state_dict()}
@@ -482,4 +397,4 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             state_dict = one_stage_state(state_dict)
         self.results = [LRFindResult.from_dict(result) for result in state_dict["results"]]
         self._stage = Stage.from_state_dict(state_dict["stage"])
-        self._extend_resumed_budget()
+        extend_resumed_limits(self._fit, self._stage)

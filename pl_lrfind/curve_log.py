@@ -14,9 +14,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _lightning, tb_writer
+from .rates import momentum_of
 
 if TYPE_CHECKING:
     from pytorch_lightning import Trainer
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import OneCycleLR
 
     from .core import LRFindResult
 
@@ -79,6 +82,17 @@ class CurveLog:
         self._write_points()
         tb_writer.log_result(self.writer, result, global_step, stage=self.stage)
         self.writer.flush()
+
+    def schedule_step(self, trainer: Trainer, scheduler: OneCycleLR, optimizer: Optimizer) -> None:
+        """The real fit's rates (and cycled momenta) every ``log_every_n_steps`` steps of the cycle.
+
+        Counted by the schedule, so a resumed fit logs the same steps; one event per step cost a
+        TensorBoard writer-thread wake-up per step for the whole fit.
+        """
+        if scheduler.last_epoch % max(1, trainer.log_every_n_steps) == 0:
+            groups = optimizer.param_groups
+            momenta = [momentum_of(group) for group in groups] if scheduler.cycle_momentum else None
+            self.schedule(trainer.global_step, [group["lr"] for group in groups], momenta)
 
     def schedule(self, global_step: int, lrs: Sequence[float], momenta: Sequence[float] | None) -> None:
         """The real fit's rates (and momenta) at one optimizer step."""

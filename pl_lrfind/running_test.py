@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .core import RangeTest
+from .core import UNREADABLE, LRFindResult, RangeTest, StopReason
 from .core.budget import describe_factor, level_for, repetition_factor
 from .core.range_test import mean_loss
 from .snapshot import TrainingSnapshot
 from .supported import step_was_skipped
 
 if TYPE_CHECKING:
-    from pytorch_lightning import Trainer
+    from pytorch_lightning import LightningModule, Trainer
+    from torch.optim import Optimizer
 
 
 @dataclass
@@ -48,6 +49,34 @@ class RunningTest:
         if trainer.world_size > 1:  # every rank must see the same curve and stop on the same step
             step_loss = float(trainer.strategy.reduce(torch.tensor(step_loss, device=device), reduce_op="mean"))
         return step_loss
+
+    def conclude(
+        self,
+        pl_module: LightningModule,
+        optimizer: Optimizer,
+        reason: StopReason | None,
+        hands_over: bool,
+        one_cycle_steps: int | None,
+        lr_factor: float,
+        user_exponent: float | None,
+    ) -> LRFindResult:
+        """Stop (if ``reason``), put the snapshot back bit for bit, judge the curve and, when a rate
+        is ``hands_over`` to the fit, choose it: ``suggestion * budget_factor * lr_factor``."""
+        if reason is not None:
+            self.range_test.stop(reason)
+        try:
+            self.snapshot.restore(pl_module, optimizer)
+        finally:
+            self.snapshot.release()
+        result = self.range_test.result()
+        result.settings.update(snapshot=self.snapshot.target, snapshot_bytes=self.snapshot.nbytes)
+        if hands_over and reason is None and result.suggestion is not None and result.diagnosis not in UNREADABLE:
+            # The factor was measured on one-cycle fits of a known length. With then="set" the
+            # user's own schedule runs, and the length may be Lightning's implicit 1000 epochs
+            # of a fit that EarlyStopping ends: the suggestion is handed as read.
+            result.settings.update(self.factor_settings(one_cycle_steps, result.rule, user_exponent is None))
+            result.chosen_lr = result.suggestion * result.settings["budget_factor"] * lr_factor
+        return result
 
     def factor_settings(self, real_steps: int | None, rule: str, measured: bool) -> dict[str, Any]:
         """What the suggestion is multiplied by for a one-cycle fit of ``real_steps`` (``None``: the

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from torch.utils.data import IterableDataset
 
 from . import _lightning
-from .stage import Budget
+from .schedule import one_cycle
+from .stage import Budget, FitInProgress, Phase, Stage
 
 if TYPE_CHECKING:
     from pytorch_lightning import Callback, Trainer
@@ -152,6 +153,22 @@ def extend_limits(trainer: Trainer, budget: Budget, epochs: bool = False) -> Non
         steps.min_steps += budget.finder_steps
 
 
+def extend_resumed_limits(fit: FitInProgress | None, stage: Stage) -> None:
+    """A fit resumed inside the real fit gets the test's epochs and steps back on its limits.
+
+    The fit loop decides whether there is anything left to run before ``on_train_start``, so this
+    happens once both the fit has started and the checkpoint's state is loaded: for most
+    strategies the state comes first (the callback calls this from ``on_fit_start``); FSDP and
+    ``ModelParallelStrategy`` load it after ``on_fit_start`` (and from ``load_state_dict``).
+    """
+    if fit is None or not fit.started or fit.limits_extended or stage.phase is not Phase.TRAINING:
+        return
+    trainer = fit.trainer()
+    if trainer is not None:
+        extend_limits(trainer, stage.budget, epochs=not stage.real_epochs)
+        fit.limits_extended = True
+
+
 def _plus(limit: int | None, epochs: int) -> int | None:
     """An epoch limit moved by ``epochs``; an open one (``None``, -1) or none (0) stays."""
     return limit + epochs if limit is not None and limit > 0 else limit
@@ -178,3 +195,19 @@ def passes_over_data(trainer: Trainer, real_steps: int) -> float | None:
         return None
     per_epoch = steps_per_epoch(trainer)
     return real_steps / per_epoch if per_epoch else None
+
+
+def install_one_cycle(trainer: Trainer, stage: Stage, peak: float, settings: Mapping, resume: bool = True) -> None:
+    """Replace the Trainer's schedulers by one ``OneCycleLR`` to ``peak`` (each group at its ratio),
+    stepped every optimizer step; on ``resume``, from the stage's saved state."""
+    optimizer = trainer.optimizers[0]
+    # Constructing OneCycleLR rewrites the groups' lr and momentum to step 0; the optimizer
+    # restored from a checkpoint already holds the values to go on with.
+    saved_groups = [dict(group) for group in optimizer.param_groups]
+    peaks = [peak * ratio for ratio in stage.group_ratios]
+    stage.scheduler = one_cycle(optimizer, peaks, stage.budget.real_steps, **settings)
+    if resume:
+        stage.scheduler.load_state_dict(stage.saved_scheduler_state)
+        for group, saved in zip(optimizer.param_groups, saved_groups, strict=True):
+            group.update(saved)
+    trainer.strategy.lr_scheduler_configs = [_lightning.scheduler_config(trainer, stage.scheduler)]

@@ -227,6 +227,15 @@ class TestHandOver:
         fit(Classifier(optimizer="adam"), finder, max_steps=TEN_PASSES, max_epochs=-1)
         assert finder.result.settings["budget_factor"] == pytest.approx(2**-0.5)
 
+    def test_steps_per_lr_still_averages_each_rung_for_a_release_with_a_warning_naming_num_steps(self):
+        with pytest.warns(FutureWarning, match="use num_steps"):
+            quiet_finder(steps_per_lr=1)
+        with pytest.warns(FutureWarning, match="use num_steps"):
+            finder = quiet_finder(num_steps=6, min_lr=1e-5, max_lr=1e-3, then="stop", steps_per_lr=2)
+        pl.seed_everything(0)
+        trainer = fit(Classifier(optimizer="adam"), finder, max_epochs=2)
+        assert len(finder.result.lrs) == 6 and trainer.global_step == 12
+
     @pytest.mark.parametrize(
         ("optimizer", "monitor", "exponent", "level"),
         [
