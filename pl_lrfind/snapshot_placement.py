@@ -17,10 +17,9 @@ import torch
 TARGETS = ("auto", "device", "host", "disk")
 
 DEVICE_HEADROOM = 3.0
-"""``auto`` keeps the copy on the accelerator only when free memory is this many times the state:
-the copy itself, then room for what the test's steps allocate on top of the weights (activations,
-and optimizer state such as Adam's moments, created by the first step). A guard against running
-the test out of memory, not a measured optimum; ``snapshot="device"`` skips it."""
+"""``auto`` keeps the copy on the accelerator only when free memory is this many times the state
+(the copy, then the test's activations and first-step optimizer state): a guard against running
+out of memory, not a measured optimum; ``snapshot="device"`` skips it."""
 
 HOST_SHARE = 0.8
 """``auto`` (and ``"host"``) use at most this share of the host memory the kernel reports as
