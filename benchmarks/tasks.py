@@ -284,7 +284,7 @@ TASKS: dict[str, Task] = _by_name(
 )
 
 
-# Regimes the seven tasks above do not cover, for the budget benchmark (``benchmarks.budgets``):
+# Regimes the seven tasks above do not cover, for the budget benchmark (``benchmarks.experiments.budgets``):
 # a stream of fresh data, where a longer fit adds samples instead of passes, and fine-tuning of a
 # network the benchmark pretrains itself. The rule is calibrated on TASKS only; these test it.
 

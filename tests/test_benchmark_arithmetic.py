@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.budget_rule import grouped_held_out
+from benchmarks.experiments.budget_rule import grouped_held_out
 
 
 def test_a_grouped_exponent_is_picked_on_the_held_out_tasks_group_mates_only():
@@ -33,7 +33,7 @@ def test_a_grouped_exponent_is_picked_on_the_held_out_tasks_group_mates_only():
 
 
 def test_a_summary_with_tasks_off_the_grid_says_how_many_it_covers():
-    from benchmarks.report import _on_grid
+    from benchmarks.experiments.second_stage import _on_grid
 
     assert _on_grid(np.mean, [0.1, math.nan, 0.3]) == "+20.0 % (2 of 3 tasks)"
     assert _on_grid(np.max, [0.1, 0.3]) == "+30.0 %"
@@ -46,7 +46,7 @@ def _cell(**runs: list[float]) -> dict:
 
 
 def test_a_recipe_is_clearly_lower_only_beyond_the_seed_by_seed_noise():
-    from benchmarks.report import clearly_lower
+    from benchmarks.experiments.tables import clearly_lower
 
     steady = [1.10, 1.11, 1.09, 1.10, 1.10]  # +10 %
 
@@ -65,7 +65,7 @@ def test_a_recipe_is_clearly_lower_only_beyond_the_seed_by_seed_noise():
 
 
 def test_a_paired_difference_cancels_what_the_seeds_share():
-    from benchmarks.report import paired_difference
+    from benchmarks.experiments.tables import paired_difference
 
     # Each seed's loss swings by 40 points, and the variant is 2 points worse on every seed.
     seeds = [0.8, 1.2, 0.9, 1.1, 1.0]
@@ -81,7 +81,7 @@ def test_a_paired_difference_cancels_what_the_seeds_share():
 
 
 def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise():
-    from benchmarks.report import budget_recipes_table
+    from benchmarks.experiments.budget_tables import budget_recipes_table
 
     def cell(ours, other):
         runs = {"ours": ours, "recipe_prodigy": other}
@@ -103,8 +103,8 @@ def test_the_recipes_table_names_the_cells_another_recipe_wins_beyond_the_noise(
 
 
 def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what_was_left_out():
-    from benchmarks.budget_rule import pick_alpha, worst_first
-    from benchmarks.report import exponent_picks_table
+    from benchmarks.experiments.budget_rule import pick_alpha, worst_first
+    from benchmarks.experiments.budget_tables import exponent_picks_table
 
     # Exponent 1 has the lower worst cell (b 4x), 0.5 the lower mean.
     by_alpha = {0.5: {"a 1x": 0.0, "a 4x": 0.0, "b 4x": 0.5}, 1.0: {"a 1x": 0.2, "a 4x": 0.2, "b 4x": 0.3}}
@@ -143,7 +143,7 @@ def test_the_exponent_is_picked_by_the_worst_cell_or_the_mean_and_scored_on_what
 
 
 def test_an_exponent_per_optimizer_type_is_picked_on_that_types_cells_only():
-    from benchmarks.report import exponent_picks_table
+    from benchmarks.experiments.budget_tables import exponent_picks_table
 
     def cell(**regret: float) -> dict:
         return {
@@ -164,7 +164,7 @@ def test_an_exponent_per_optimizer_type_is_picked_on_that_types_cells_only():
 
 def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
     """The exponent picks and the grid arithmetic group tasks by the callback's own test: Adam-style betas."""
-    from benchmarks.budget_rule import adam_like
+    from benchmarks.experiments.budget_rule import adam_like
     from benchmarks.tasks import ALL_TASKS
 
     rest = {"digits_cnn_sgd", "classes_dropout_sgd", "digits_cnn_finetune_sgd", "digits_mlp_sgd"}
@@ -175,7 +175,7 @@ def test_the_benchmark_splits_its_tasks_by_optimizer_as_the_callback_does():
 
 
 def test_the_level_is_read_off_the_non_adam_cells_only_and_picked_without_the_held_out_task():
-    from benchmarks.budget_rule import evaluate_levels
+    from benchmarks.experiments.budget_rule import evaluate_levels
 
     log10_lrs = [round(x, 1) for x in np.arange(-2.0, 0.01, 0.1)]  # every best below on the grid
 
@@ -207,7 +207,7 @@ def test_the_level_is_read_off_the_non_adam_cells_only_and_picked_without_the_he
 
 
 def test_the_anchor_benchmark_reads_each_curve_as_the_range_test_judges_it():
-    from benchmarks.anchors import STOP_POINT_DIVISOR, read, stop_point_midspan
+    from benchmarks.experiments.anchors import STOP_POINT_DIVISOR, read, stop_point_midspan
     from pl_lrfind.core import lr_ladder
     from pl_lrfind.core.rules import MIDSPAN_DIVISOR
 
@@ -234,7 +234,7 @@ def _headroom_cell(best: float, handed: list[float]) -> dict:
 
 
 def test_the_headroom_takes_one_shift_per_group_and_leaves_the_seed_spread_alone():
-    from benchmarks.headroom import headroom, left_over
+    from benchmarks.experiments.headroom import headroom, left_over
 
     cell = _headroom_cell
     budgets = {
@@ -257,7 +257,7 @@ def test_the_headroom_takes_one_shift_per_group_and_leaves_the_seed_spread_alone
 
 
 def test_the_headroom_gives_a_task_its_own_power_of_the_length_and_a_steady_reading_no_spread():
-    from benchmarks.headroom import headroom, headroom_table, left_over, steadied
+    from benchmarks.experiments.headroom import headroom, headroom_table, left_over, steadied
 
     high = [-1.5] * 3  # handed half a decade, a decade and 1.5 decades over the best peak
     budgets = {
@@ -294,7 +294,7 @@ def test_the_headroom_gives_a_task_its_own_power_of_the_length_and_a_steady_read
 
 
 def test_the_power_law_bound_gives_each_task_an_offset_and_a_power_of_the_length_off_its_grids():
-    from benchmarks.headroom import power_law_bound
+    from benchmarks.experiments.headroom import power_law_bound
 
     def grids(*bests: float) -> dict:
         return {
@@ -315,7 +315,7 @@ def test_the_power_law_bound_gives_each_task_an_offset_and_a_power_of_the_length
 
 
 def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
-    from benchmarks.headroom import headroom, headroom_table
+    from benchmarks.experiments.headroom import headroom, headroom_table
 
     lrs = [-2.0, -1.75, -1.5]
     on = {"log10_lr": lrs, "mean_loss": [1.2, 1.0, 1.1], "best_mean_loss": 1.0, "ours": {"lr": [10**-1.75] * 2}}
@@ -329,7 +329,7 @@ def test_the_headroom_leaves_out_a_cell_whose_handed_rate_is_off_its_grid():
 
 
 def test_the_best_columns_never_read_a_shift_past_the_end_of_a_row():
-    from benchmarks.headroom import best_columns
+    from benchmarks.experiments.headroom import best_columns
 
     # Each row's best at columns 0, 5 and 6: a slope of 5 columns per step fits the first two, but
     # would put the third at column 10, past the row's end, where it must not read the last column.
@@ -338,7 +338,7 @@ def test_the_best_columns_never_read_a_shift_past_the_end_of_a_row():
 
 
 def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_noise():
-    from benchmarks.level_check import curve_level, descent_to_noise
+    from benchmarks.experiments.level_check import curve_level, descent_to_noise
     from pl_lrfind.core import Curve
 
     lrs = np.logspace(-6, 0, 100)
@@ -351,7 +351,7 @@ def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_nois
 
 
 def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different_rates_at_the_same_passes():
-    from benchmarks.passes_rule import reach
+    from benchmarks.experiments.passes_rule import reach
 
     def cell(best: float) -> dict:
         x = np.arange(-2.0, 2.01, 0.25)

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.slow
 pytest.importorskip("prodigyopt")
 pytest.importorskip("schedulefree")
 
-from benchmarks import budgets, second_stage  # noqa: E402
 from benchmarks.__main__ import SMOKE_TASK  # noqa: E402
-from benchmarks.budgets import OTHER_RECIPES  # noqa: E402
+from benchmarks.experiments import budgets, second_stage  # noqa: E402
+from benchmarks.experiments.budget_tables import budget_recipes_table, budget_targets_table  # noqa: E402
+from benchmarks.experiments.budgets import OTHER_RECIPES  # noqa: E402
 from benchmarks.oracle import ORACLE_JSON  # noqa: E402
-from benchmarks.report import budget_recipes_table, budget_targets_table  # noqa: E402
 
 
 def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):

@@ -17,8 +17,8 @@ log10 of the readings across seeds, per task.
 The doubling point was chosen on seeds 0-4 and tested on seeds 5-9 against a criterion written
 first (``docs/benchmarks.md``); its divisor is fitted by ``python -m benchmarks.calibrate``.
 
-    python -m benchmarks.anchors                  # seeds 5-9, the held-out test; writes results/anchors.json
-    python -m benchmarks.anchors --first-seed 0   # the seeds it was chosen on
+    python -m benchmarks.experiments.anchors                 # seeds 5-9, the held-out test; writes results/anchors.json
+    python -m benchmarks.experiments.anchors --first-seed 0  # the seeds it was chosen on
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ from pl_lrfind.core.budget import level_for, pass_exponent_for, repetition_facto
 from pl_lrfind.core.curve import Curve
 from pl_lrfind.core.rules import half_descent_rate
 
-from .budgets import BUDGETS_JSON
-from .cli import write_json
-from .oracle import RESULTS, regret_on_grid
-from .pool import run_jobs
-from .report import SPREAD_TARGET, finite_mean
-from .settings import replayed
-from .tasks import (
+from ..cli import write_json
+from ..oracle import RESULTS, regret_on_grid
+from ..pool import run_jobs
+from ..report import SPREAD_TARGET, finite_mean
+from ..settings import replayed
+from ..tasks import (
     ALL_TASKS,
     LEVEL_CHECK_TASKS,
     REFIT_CHECK_TASKS,
@@ -50,6 +49,7 @@ from .tasks import (
     TASKS,
     adam_like,
 )
+from .tables import BUDGETS_JSON
 
 ANCHORS_JSON = RESULTS / "anchors.json"
 TESTED_ON = frozenset(
@@ -119,8 +119,15 @@ def summarize(readings: dict, budgets: dict) -> dict:
     }
 
 
+def section(results: Path, oracle: dict) -> str:
+    """The section on ``midspan``'s blow-up anchor: prose, its numbers quoted from ``results/anchors.json``."""
+    return Path(__file__).with_suffix(".md").read_text()
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.anchors", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.anchors", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--first-seed", type=int, default=5, help="seeds FIRST..FIRST+N-1 (default 5, held out)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ANCHORS_JSON)
@@ -129,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     tasks = [task for task in budgets["1"] if task in TESTED_ON]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     curves = range_test_curves(tasks, seeds)
+    # The command as results/anchors.json records it, from before the move to benchmarks/experiments/:
+    # kept, so that a rerun of unchanged arithmetic writes the same file.
     out = {"command": "python -m benchmarks.anchors", "seeds": list(seeds), "readings": {}}
     for name, rule in READINGS.items():
         readings = {task: [read(curve, rule) for curve in found] for task, found in curves.items()}

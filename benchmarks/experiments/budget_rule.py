@@ -12,7 +12,7 @@ fresh-data task's batches are the budget's own), so each cell's default rate is 
 callback chose there (at 1x, re-read on the curves of ``compare.json``, seeds 0-4). For each
 measure and exponent, the scaled rate's regret is read off the 1x oracle and the grids of
 ``budgets.json`` by interpolation (no fits: a minute's arithmetic; reading the traits below builds
-each task's model once, the fine-tuning tasks' from the pretrained weights ``benchmarks.budgets``
+each task's model once, the fine-tuning tasks' from the pretrained weights ``benchmarks.experiments.budgets``
 cached, or pretrained again if the cache is gone). A rate off a grid is not
 measured and counts as such (NaN), not as a loss. Leave-one-task-out picks
 ``alpha`` on the other tasks' cells and scores the held-out task's; leave-one-budget-out does
@@ -29,7 +29,7 @@ curves read low (``pl_lrfind.core.budget.NON_ADAM_LEVEL``): their cells are scor
 :data:`LEVEL_EXPONENTS`, and the pair picked by the lowest worst cell, leaving one task or one
 budget out.
 
-    python -m benchmarks.budget_rule      # after benchmarks.budgets; writes results/budget_rule.json
+    python -m benchmarks.experiments.budget_rule  # after experiments.budgets; writes results/budget_rule.json
 """
 
 from __future__ import annotations
@@ -45,13 +45,15 @@ import torch
 
 from pl_lrfind.core import suggest
 
-from .budgets import BUDGETS_JSON
-from .cli import write_json
-from .compare import COMPARE_JSON
-from .oracle import ORACLE_JSON, RESULTS, regret_on_grid
-from .tasks import ALL_TASKS, adam_like, optimizer_of
+from ..cli import write_json
+from ..compare import COMPARE_JSON
+from ..oracle import ORACLE_JSON, RESULTS, regret_on_grid
+from ..report import pct
+from ..tasks import ALL_TASKS, adam_like, optimizer_of
+from .tables import BUDGETS_JSON, budget_of, budgets_of, fill, task_of
 
 BUDGET_RULE_JSON = RESULTS / "budget_rule.json"
+SECTION = Path(__file__).with_suffix(".md")
 REFERENCE_STEPS = 230  # the benchmark's 1x fits: 184 to 300 optimizer steps
 REFERENCE_EPOCHS = 5  # ... and 4 to 8 passes over their data
 MEASURES = ("steps", "epochs")
@@ -111,21 +113,6 @@ def held_out(by_alpha: dict[float, dict[str, float]], held: Callable[[str], bool
     """Pick alpha on every cell that ``held`` does not select (by ``summary``); score the held cells."""
     alpha = pick_alpha(by_alpha, lambda name: not held(name), summary)
     return {"alpha": alpha, "cells": {name: r for name, r in by_alpha[alpha].items() if held(name)}}
-
-
-def task_of(cell: str) -> str:
-    """The task of a cell named ``"<task> <budget>x"``."""
-    return cell.rsplit(" ", 1)[0]
-
-
-def budget_of(cell: str) -> str:
-    """The budget (``"4x"``) of a cell named ``"<task> <budget>x"``."""
-    return cell.rsplit(" ", 1)[1]
-
-
-def budgets_of(cells) -> list[str]:
-    """The budgets of the named cells, shortest first."""
-    return sorted({budget_of(cell) for cell in cells}, key=lambda budget: int(budget[:-1]))
 
 
 def _has(task: str, *kinds: type) -> bool:
@@ -256,8 +243,106 @@ def read_by_midspan(cell: dict) -> list[bool]:
     return [code != "already_trained" for code in _of_handed_runs(ours, ours["diagnosis"])]
 
 
+def budget_rule_lines(rule: dict) -> list[str]:
+    """Per loss (final, best check) and measure of length (steps, epochs): regret per budget for each
+    alpha, then the left-out cells."""
+    lines = []
+    losses = {"final": "the final validation loss", "best_check": "the best validation check"}
+    for target, measures in rule["targets"].items():
+        for measure, found in measures["measures"].items():
+            lines += _alpha_table(f"On {losses[target]}, scaled by {measure}", found)
+    for target, measures in rule["targets"].items():
+        if "grouped" in measures:
+            lines += _grouped_table(f"One alpha per group of tasks, on {losses[target]}", measures)
+    for target, found in rule.get("non_adam_levels", {}).items():
+        heading = (
+            f"The optimizers that are not Adam-like, `midspan`'s reading raised by a level in decades, at a"
+            f" budget exponent, on {losses[target]}; held out, the pair with the lowest worst cell is picked"
+        )
+        lines += _alpha_table(heading, found, column="level at exponent")
+    return lines[:-1]
+
+
+def _grouped_table(heading: str, measures: dict) -> list[str]:
+    """Each trait's split of the tasks and its alphas: in sample, and leave-one-task-out beside one
+    alpha's; cells whose rate falls off its grid are counted, not scored. Ends blank."""
+    by_alpha = measures["measures"]["steps"]["alphas"]
+    single = measures["measures"]["steps"]["leave_one_out"]["task"]
+    lines = [
+        f"**{heading}** (scaled by steps; held out: leave one task out, alpha picked within its group).",
+        "",
+        "| split by | groups: their alpha | in sample: mean | held out: mean | held out: worst cell"
+        " | cells off the grid (held out) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    alpha = pick_alpha(by_alpha, lambda cell: True)
+    one_alpha = np.mean(list(by_alpha[alpha].values()))
+    lines.append(f"| nothing (one alpha) | every task: {float(alpha):.1f} | {pct(one_alpha)} | {_scored(single)} |")
+    for trait, found in measures["grouped"].items():
+        alpha_of = {task: found["in_sample"][value] for value, tasks in found["groups"].items() for task in tasks}
+        in_sample = [by_alpha[str(alpha_of[task_of(cell)])][cell] for cell in next(iter(by_alpha.values()))]
+        groups = "; ".join(
+            f"{value} ({len(tasks)} tasks): {found['in_sample'][value]:.1f}" for value, tasks in found["groups"].items()
+        )
+        lines.append(f"| {trait} | {groups} | {pct(np.nanmean(in_sample))} | {_scored(found['held_out'])} |")
+    return [*lines, ""]
+
+
+def _scored(held: dict) -> str:
+    """Held-out mean | worst | cells off the grid, as table cells."""
+    cells = [r for left in held.values() for r in left["cells"].values()]
+    scores = [r for r in cells if not math.isnan(r)]
+    return f"{pct(np.mean(scores))} | {pct(max(scores))} | {len(cells) - len(scores)}"
+
+
+def _alpha_table(heading: str, found: dict, column: str = "alpha") -> list[str]:
+    """One measure on one loss: mean regret per budget for each alpha (or level: ``column``), then
+    the left-out cells; ends blank."""
+    names = next(iter(found["alphas"].values()))
+    budgets = budgets_of(names)
+    header = " | ".join(f"mean, {budget} cells" for budget in budgets)
+    lines = [
+        f"**{heading}.**",
+        "",
+        f"| {column} | {header} | mean, all cells | worst cell | cells off the grid |",
+        "|---:|" + "---:|" * (len(budgets) + 3),
+    ]
+    for alpha, cells in found["alphas"].items():
+        means = [np.nanmean([r for name, r in cells.items() if name.endswith(" " + b)]) for b in budgets]
+        off = sum(math.isnan(r) for r in cells.values())
+        values = list(cells.values())
+        lines.append(
+            f"| {_candidate(alpha)} | {' | '.join(pct(m) for m in means)} | {pct(np.nanmean(values))}"
+            f" | {pct(np.nanmax(values))} | {off} |"
+        )
+    lines.append("")
+    for kind, held in found["leave_one_out"].items():
+        scores = [r for left in held.values() for r in left["cells"].values() if not math.isnan(r)]
+        picked = ", ".join(f"{name} {_candidate(left['alpha'])}" for name, left in held.items())
+        lines.append(
+            f"- Leave one {kind} out ({column} picked without it: {picked}): the held-out cells averaged"
+            f" {pct(np.mean(scores))}, worst {pct(max(scores))} (cells off the grid left out)."
+        )
+    return [*lines, ""]
+
+
+def _candidate(key: float | str) -> str:
+    """An alpha as ``0.30``; a level with its exponent (``"0.20 at 0.5"``) as it is keyed."""
+    try:
+        return f"{float(key):.2f}"
+    except ValueError:
+        return str(key)
+
+
+def section(results: Path, oracle: dict) -> str:
+    """The section's part on the grids' arithmetic, its tables from ``results/budget_rule.json``."""
+    return fill(SECTION, results / BUDGET_RULE_JSON.name, {"{budget_rule}": budget_rule_lines})
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.budget_rule", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.budget_rule", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=BUDGET_RULE_JSON)
     args = parser.parse_args(argv)
     oracle = json.loads(ORACLE_JSON.read_text())["tasks"]
@@ -283,6 +368,8 @@ def main(argv: list[str] | None = None) -> None:
             grids[key], rates[key], raised[key] = cell, best_rates[key], best_raised[key]
     cap = float(max(int(b) for b in budgets))
     out = {
+        # The command as results/budget_rule.json records it, from before the move to benchmarks/experiments/:
+        # kept, so that a rerun of unchanged arithmetic writes the same file.
         "command": "python -m benchmarks.budget_rule",
         "reference_steps": REFERENCE_STEPS,
         "reference_epochs": REFERENCE_EPOCHS,

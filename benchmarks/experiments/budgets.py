@@ -17,7 +17,7 @@ as it stood. Every fit also checks the validation loss
 once per 1x epoch; regret is reported on the final loss and on the best check (what a user with
 ``ModelCheckpoint(monitor="val_loss")`` keeps).
 
-    python -m benchmarks.budgets --budget 4     # 3 seeds for the grid, 5 for ours; writes results/budgets.json
+    python -m benchmarks.experiments.budgets --budget 4  # 3 seeds for the grid, 5 for ours; writes results/budgets.json
 """
 
 from __future__ import annotations
@@ -30,12 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import write_json
-from .oracle import ORACLE_JSON, RESULTS, seed_mean, summarize
-from .pool import run_jobs
-from .tasks import ALL_TASKS, adam_like
+from ..cli import write_json
+from ..oracle import ORACLE_JSON, seed_mean, summarize
+from ..pool import run_jobs
+from ..tasks import ALL_TASKS, adam_like
+from .budget_tables import (
+    budget_recipes_table,
+    budget_targets_table,
+    budgets_table,
+    exponent_picks_table,
+    level_candidates_table,
+)
+from .tables import BUDGETS_JSON, fill, level_key
 
-BUDGETS_JSON = RESULTS / "budgets.json"
+SECTION = Path(__file__).with_suffix(".md")
 HALF_WIDTH = 1.0  # decades either side of the 1x optimum
 STEP = 0.25
 
@@ -87,14 +95,6 @@ def ours_end_to_end(task: str, budget: int, seeds, **settings) -> dict:
         "passes": [run["result"]["settings"].get("passes") for run in finder],
         "budget_factor": [run["result"]["settings"].get("budget_factor") for run in finder],
     }
-
-
-LEVEL_PREFIX = "ours_level_"
-
-
-def level_key(level: float, exponent: float) -> str:
-    """Where a level candidate's runs are kept in a cell: ``ours_level_L_at_E``."""
-    return f"{LEVEL_PREFIX}{level:g}_at_{exponent:g}"
 
 
 def rule_end_to_end(task: str, budget: int, seeds, rule: str) -> dict:
@@ -174,8 +174,24 @@ def centre_of(task: str, oracle: dict, cells_1x: dict, cells_below: dict | None 
     return ALL_TASKS[task].guess
 
 
+def section(results: Path, oracle: dict) -> str:
+    """The section "Longer fits, fresh data and fine-tuning", its tables from ``results/budgets.json``
+    (the 1x best peaks of the seven calibration tasks from ``oracle``)."""
+    tables = {
+        "{budgets}": lambda budgets: budgets_table(budgets, oracle),
+        "{level_candidates}": level_candidates_table,
+        "{exponent_picks}": exponent_picks_table,
+        "{exponent_picks_best}": lambda budgets: exponent_picks_table(budgets, "best_val_loss"),
+        "{budget_recipes}": budget_recipes_table,
+        "{budget_targets}": budget_targets_table,
+    }
+    return fill(SECTION, results / BUDGETS_JSON.name, tables)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.budgets", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.budgets", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--budget", type=int, default=4, help="multiple of each task's length (default 4)")
     parser.add_argument("--tasks", nargs="+", choices=sorted(ALL_TASKS), default=list(ALL_TASKS))
     parser.add_argument("--grid-seeds", type=int, default=3)
@@ -286,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
         )
     if not args.grid_only:  # a grid-only run may use fewer seeds; each cell says how many (grid_seeds)
         out["grid_seeds"], out["seeds"] = args.grid_seeds, args.seeds
+    # The command as results/budgets.json records it, from before the move to benchmarks/experiments/:
+    # kept, so that a rerun of unchanged arithmetic writes the same file.
     out["command"] = "python -m benchmarks.budgets --budget N [--tasks ...]"
     write_json(args.out, out)
 

@@ -17,7 +17,7 @@ moves the reading by what it knows of a group does better there, however it was 
 line takes the reading out: the best rate per task that is a power of the fit's length, off the
 grids with hindsight (:func:`power_law_bound`).
 
-    python -m benchmarks.headroom     # reads results/budgets.json; prints the table (seconds)
+    python -m benchmarks.experiments.headroom     # reads results/budgets.json; prints the table (seconds)
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .budgets import BUDGETS_JSON
-from .oracle import regrets_on_grid
-from .tasks import adam_like
+from ..oracle import regrets_on_grid
+from ..tasks import adam_like
+from .tables import BUDGETS_JSON, fill
 
 STEP = 0.01
 """Every shift, rate and slope below is tried a hundredth of a decade apart."""
@@ -260,8 +260,15 @@ def _summary(row: dict) -> str:
     return f"{100 * row['mean']:+.1f} % | {worst} | {row['over_target']} of {row['cells']}"
 
 
+def section(results: Path, oracle: dict) -> str:
+    """The section's part on the regret left to win, its table from ``results/budgets.json``."""
+    return fill(Path(__file__).with_suffix(".md"), results / BUDGETS_JSON.name, {"{headroom}": headroom_table})
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.headroom", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.headroom", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--budgets", type=Path, default=BUDGETS_JSON)
     args = parser.parse_args(argv)
     print("\n".join(headroom_table(json.loads(args.budgets.read_text()))))

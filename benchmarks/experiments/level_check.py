@@ -10,7 +10,7 @@ curve is a range test alone (``then="stop"``, the 1x batches), read as the range
 (``anchors.read``), moved as the callback moves it for every budget cell but with the candidate's
 level, and scored off the cell's grid by interpolation, on the final loss (``anchors.cell_regrets``).
 
-    python -m benchmarks.level_check     # about 20 seconds; writes results/level_check.json
+    python -m benchmarks.experiments.level_check     # about 20 seconds; writes results/level_check.json
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import numpy as np
 from pl_lrfind.core.budget import NON_ADAM_LEVEL
 from pl_lrfind.core.curve import Curve
 
+from ..cli import write_json
+from ..oracle import RESULTS
+from ..report import finite_mean
+from ..tasks import CURVE_LEVEL_CHECK_TASKS, adam_like
 from .anchors import TESTED_ON, cell_regrets, range_test_curves, read
-from .budgets import BUDGETS_JSON
-from .cli import write_json
-from .oracle import RESULTS
-from .report import finite_mean
-from .tasks import CURVE_LEVEL_CHECK_TASKS, adam_like
+from .tables import BUDGETS_JSON
 
 LEVEL_CHECK_JSON = RESULTS / "level_check.json"
 CURVE_LEVEL_AT, CURVE_LEVEL_SLOPE, CURVE_LEVEL_CENTRE = 0.40, -0.45, 0.8
@@ -96,13 +96,17 @@ def score(read_curves: dict[str, list[Reading]], budgets: dict, level: Callable[
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.level_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.level_check", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=LEVEL_CHECK_JSON)
     args = parser.parse_args(argv)
     budgets = json.loads(BUDGETS_JSON.read_text())["budgets"]
     new = list(CURVE_LEVEL_CHECK_TASKS)
     earlier = [task for task in budgets["1"] if task in TESTED_ON and not adam_like(task)]
     sets = {"seeds 5-9 of the twelve earlier tasks": (earlier, range(5, 10)), "the new tasks": (new, range(5))}
+    # The command as results/level_check.json records it, from before the move to benchmarks/experiments/:
+    # kept, so that a rerun of unchanged arithmetic writes the same file.
     out = {"command": "python -m benchmarks.level_check", "sets": {}}
     for name, (tasks, seeds) in sets.items():
         read_curves = readings_of(range_test_curves(tasks, seeds))

@@ -13,7 +13,7 @@ re-read on ``compare.json``'s curves against the oracle's grid), so every recipe
 the same readings; the new default's own fits, end to end, are reported beside it where they
 were run.
 
-    python -m benchmarks.passes_rule      # after benchmarks.budgets; writes results/passes_rule.json
+    python -m benchmarks.experiments.passes_rule  # after experiments.budgets; writes results/passes_rule.json
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ import numpy as np
 from pl_lrfind.core import suggest
 from pl_lrfind.core.budget import PASS_EXPONENT, level_for, pass_exponent_for, repetition_factor
 
-from .budget_rule import curve_readings, read_by_midspan, task_of
-from .budgets import BUDGETS_JSON
-from .cli import write_json
-from .compare import COMPARE_JSON
-from .oracle import ORACLE_JSON, RESULTS, regrets_on_grid
-from .tasks import ALL_TASKS, HORIZON_CHECK_TASKS, adam_like
+from ..cli import write_json
+from ..compare import COMPARE_JSON
+from ..oracle import ORACLE_JSON, RESULTS, regrets_on_grid
+from ..tasks import ALL_TASKS, HORIZON_CHECK_TASKS, adam_like
+from .budget_rule import curve_readings, read_by_midspan
+from .tables import BUDGETS_JSON, fill, task_of
 
 PASSES_RULE_JSON = RESULTS / "passes_rule.json"
+SECTION = Path(__file__).with_suffix(".md")
 EXPONENTS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 BEST_CHECK_EXPONENTS = (0.0, 0.2, 0.3, 0.4, 0.5)
 HORIZONS = (0.0, 0.1, 0.2, 0.3)
@@ -382,11 +383,28 @@ def exponent_lines(result: dict) -> list[str]:
     return lines
 
 
+def section(results: Path, oracle: dict) -> str:
+    """The section "The rate for longer fits", its tables from ``results/passes_rule.json``."""
+    tables = {
+        "{passes_rule}": summary_lines,
+        "{passes_rule_test}": test_lines,
+        "{passes_rule_exponents}": exponent_lines,
+        "{passes_rule_end_to_end}": end_to_end_lines,
+        "{passes_rule_candidates}": candidate_lines,
+        "{passes_rule_reach}": reach_lines,
+    }
+    return fill(SECTION, results / PASSES_RULE_JSON.name, tables)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.passes_rule", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.passes_rule", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--out", type=Path, default=PASSES_RULE_JSON)
     args = parser.parse_args(argv)
     result = evaluate(load_cells())
+    # The command as results/passes_rule.json records it, from before the move to benchmarks/experiments/:
+    # kept, so that a rerun of unchanged arithmetic writes the same file.
     result["command"] = "python -m benchmarks.passes_rule"
     print("\n".join(summary_lines(result)))
     write_json(args.out, result)

@@ -7,25 +7,29 @@ the best); the callback at its defaults, end to end, whose range test now runs o
 has learnt what small rates can teach it; and a constant fit at the rate a user would have typed
 (what the callback's fit kept when it handed no rate).
 
-    python -m benchmarks.second_stage     # 3 seeds for the grid, 5 for ours; writes results/second_stage.json
-    python -m benchmarks.second_stage --ours-only   # keep the grids, rerun ours and the typed rate
+    python -m benchmarks.experiments.second_stage              # grid 3 seeds, ours 5; writes results/second_stage.json
+    python -m benchmarks.experiments.second_stage --ours-only  # keep the grids, rerun ours and the typed rate
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .cli import write_json
-from .oracle import ORACLE_JSON, RESULTS, seed_mean, summarize
-from .pool import run_jobs
-from .tasks import TASKS
+from ..cli import write_json
+from ..oracle import ORACLE_JSON, RESULTS, regret_on_grid, seed_mean, summarize
+from ..pool import run_jobs
+from ..report import pct
+from ..tasks import TASKS
+from .tables import fill
 
 SECOND_STAGE_JSON = RESULTS / "second_stage.json"
+SECTION = Path(__file__).with_suffix(".md")
 BELOW, ABOVE = 3.0, 0.5  # decades of the stage-two grid around the 1x optimum
 GRID_KEYS = ("log10_lr", "mean_loss", "best_log10_lr", "best_mean_loss")  # what summarize() keeps
 
@@ -69,8 +73,67 @@ def task_cell(task: str, best_1x: float, grid_seeds, finder_seeds, grid: dict | 
     }
 
 
+BLOW_UP_OFFSETS = (1.0, 1.5, 1.75, 2.0, 2.5, 3.0)
+"""Decades below the blow-up point that the second-stage table reads a rate at (2.5 is ``blow_up``'s)."""
+
+
+def second_stage_table(second: dict, oracle: dict) -> list[str]:
+    """Per task: where the second stage's best peak is, where its curve blew up, what the typed rate
+    and ours lost end to end, and what reading the blow-up at other distances would have lost."""
+    offsets = " | ".join(f"blow-up / 10^{d:g}" for d in BLOW_UP_OFFSETS)
+    lines = [
+        f"| task | best peak (1x) | stage-two best peak | blow-up (median) | blow-up - best (decades) | diagnoses"
+        f" | typed rate kept | ours, end to end | {offsets} |",
+        "|---|---:|---:|---:|---:|---|---:|---:|" + "---:|" * len(BLOW_UP_OFFSETS),
+    ]
+    columns: dict[str, list[float]] = {"typed": [], "ours": [], **{str(d): [] for d in BLOW_UP_OFFSETS}}
+    for task, cell in second["tasks"].items():
+        ours = cell["ours"]
+        # Where the test blew up on a curve with no descent, moved by the budget factor it handed with.
+        read = [
+            (math.log10(lr), math.log10(factor or 1.0))
+            for lr, code, factor in zip(ours["blow_up_lr"], ours["diagnosis"], ours["budget_factor"], strict=True)
+            if lr and code == "already_trained"
+        ]
+        median = float(np.median([b for b, _ in read])) if read else math.nan
+        columns["typed"].append(np.mean(cell["typed"]["val_loss"]) / cell["best_mean_loss"] - 1)
+        columns["ours"].append(np.mean(ours["val_loss"]) / cell["best_mean_loss"] - 1)
+        cells = []
+        for d in BLOW_UP_OFFSETS:
+            regret = float(np.mean([regret_on_grid(cell, b - d + f) for b, f in read])) if read else math.nan
+            columns[str(d)].append(regret)
+            cells.append("off the grid" if math.isnan(regret) else pct(regret))
+        codes = ", ".join(f"{code} {ours['diagnosis'].count(code)}" for code in sorted(set(ours["diagnosis"])))
+        lines.append(
+            f"| {task} | 1e{oracle[task]['best_log10_lr']:+.2f} | 1e{cell['best_log10_lr']:+.2f} | 1e{median:+.2f}"
+            f" | {median - cell['best_log10_lr']:.2f} | {codes} | {pct(columns['typed'][-1])}"
+            f" | {pct(columns['ours'][-1])} | {' | '.join(cells)} |"
+        )
+    for name, summary in (("mean", np.mean), ("worst", np.max)):
+        lines.append(f"| **{name}** | | | | | | " + " | ".join(_on_grid(summary, c) for c in columns.values()) + " |")
+    return lines
+
+
+def _on_grid(summary, regrets: list[float]) -> str:
+    """``summary`` of the regrets read on the grid, saying how many tasks it covers when some fell off it."""
+    measured = [r for r in regrets if not math.isnan(r)]
+    if not measured:
+        return "-"
+    text = pct(float(summary(measured)))
+    return text if len(measured) == len(regrets) else f"{text} ({len(measured)} of {len(regrets)} tasks)"
+
+
+def section(results: Path, oracle: dict) -> str:
+    """The section "The second stage", its table from ``results/second_stage.json`` beside the 1x ``oracle``."""
+    return fill(
+        SECTION, results / SECOND_STAGE_JSON.name, {"{second_stage}": lambda second: second_stage_table(second, oracle)}
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.second_stage", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.experiments.second_stage", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
     parser.add_argument("--grid-seeds", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the callback end to end (default 5)")
@@ -99,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
             f"  blow-up {[f'{lr:.1e}' for lr in ours['blow_up_lr'] if lr]}  ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
+    # The command as results/second_stage.json records it, from before the move to benchmarks/experiments/:
+    # kept, so that a rerun of unchanged arithmetic writes the same file.
     out["grid_seeds"], out["seeds"], out["command"] = args.grid_seeds, args.seeds, "python -m benchmarks.second_stage"
     write_json(args.out, out, indent=None)
 
