@@ -1,7 +1,7 @@
 """``python -m benchmarks``: the whole benchmark against the committed oracle, then the report.
 
 python -m benchmarks              # ~25 min on 2 cores: compare, noise, settings, calibrate, cost, snapshot, report
-python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat; results and report in DIR
+python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat, one picture; results and report in DIR
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ def run(results: Path, docs: Path, smoke: bool) -> Path:
         ]
     )
     cost.main(
-        [*(["--models", "small", "--repeats", "1"] if smoke else []), "--out", str(results / cost.COST_JSON.name)]
+        [
+            *(["--models", "small", "--repeats", "1", "--picture-repeats", "1"] if smoke else []),
+            "--out",
+            str(results / cost.COST_JSON.name),
+        ]
     )
     snapshot.main(
         [*(["--gib", "0.02", "--repeats", "1"] if smoke else []), "--out", str(results / snapshot.SNAPSHOT_JSON.name)]

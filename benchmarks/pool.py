@@ -44,8 +44,10 @@ def run_jobs(jobs: Iterable[Job], processes: int | None = None) -> list[Any]:
     """Results of ``jobs`` in order."""
     jobs = list(jobs)
     processes = processes or workers()
-    if processes == 1:  # in this process, whose settings are not ours to change
-        return [_call(job) for job in jobs]
+    if processes == 1:  # in this process, whose settings are not ours to change: warnings as quiet as a worker's
+        with warnings.catch_warnings():  # ... while the jobs run, then as they were
+            warnings.simplefilter("ignore")
+            return [_call(job) for job in jobs]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(processes, mp_context=context, initializer=_quiet_worker) as pool:
         return list(pool.map(_call, jobs, chunksize=1))

@@ -24,7 +24,12 @@ from benchmarks.report import LABELS  # noqa: E402
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
-    report = run(root / "results", root / "docs", smoke=True)
+    with pytest.MonkeyPatch.context() as patch:
+        # The fits in this process: each step's pool of spawned workers imports torch and Lightning
+        # anew (seconds apiece), more than one seed's few fits take. The fine-tuning smoke
+        # (test_pretrained_benchmark_smoke.py) keeps a pool of two.
+        patch.setenv("BENCH_WORKERS", "1")
+        report = run(root / "results", root / "docs", smoke=True)
     return root, report
 
 
@@ -58,6 +63,9 @@ def test_report_holds_every_table_and_the_figure(smoke):
         "ours_tensorboard-ours",
         "chained_tensorboard-chained",
     }
+    (picture,) = cost["picture"]["seconds"].values()  # one fresh interpreter per renderer in the smoke
+    assert len(picture["first"]) == len(picture["later"]) == 1 and picture["first"][0] > 0
+    assert f"| {next(iter(cost['picture']['seconds']))} |" in text
 
 
 def test_snapshot_benchmark_times_every_target_beside_the_copy_limit(smoke):

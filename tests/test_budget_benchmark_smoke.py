@@ -1,6 +1,7 @@
-"""The budget benchmark's steps on one task and one seed: longer budgets, regimes, fresh data, second stage.
+"""The budget benchmark's steps on one task and one seed: longer budgets, other recipes, fresh data.
 
-Apart from test_benchmark_smoke.py so that the two run on separate workers (make test).
+Apart from test_benchmark_smoke.py and test_pretrained_benchmark_smoke.py (the second stage and
+the fine-tuning tasks) so that they spread over both workers (make test).
 
 The full run (``python -m benchmarks``) takes minutes per task; this checks that every recipe
 still runs and lands in the report, so the benchmark cannot rot between its runs.
@@ -22,6 +23,13 @@ from benchmarks.experiments import budgets, second_stage  # noqa: E402
 from benchmarks.experiments.budget_tables import budget_recipes_table, budget_targets_table  # noqa: E402
 from benchmarks.experiments.budgets import OTHER_RECIPES  # noqa: E402
 from benchmarks.oracle import ORACLE_JSON  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fits_in_this_process(monkeypatch):
+    """Each call's pool of spawned workers imports torch and Lightning anew (seconds apiece), more
+    than one seed's few fits take: the fits run here, but where a test says otherwise."""
+    monkeypatch.setenv("BENCH_WORKERS", "1")
 
 
 def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
@@ -73,48 +81,6 @@ def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):
     targets = "\n".join(budget_targets_table(json.loads(out.read_text())))
     assert "| mean regret over the 1 (task, budget) cells, 1x included, <= 2 % |" in targets
     assert f"({SMOKE_TASK} 2x)" in targets and "| no diverged fit | 0 diverged | yes |" in targets
-
-
-def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
-    out = tmp_path / "second_stage.json"
-    second_stage.main(["--tasks", SMOKE_TASK, "--grid-seeds", "1", "--seeds", "1", "--out", str(out)])
-    cell = json.loads(out.read_text())["tasks"][SMOKE_TASK]
-    assert len(cell["log10_lr"]) >= 9 and math.isfinite(cell["best_mean_loss"])
-    assert cell["best_mean_loss"] < cell["first_val_loss"] * 1.5  # stage two started from a trained model
-    (curve,) = cell["ours"]["curve"]
-    diagnosis = cell["ours"]["diagnosis"][0]
-    assert len(curve["lrs"]) >= 5 and diagnosis in ("already_trained", "no_descent", "too_noisy", "ok")
-    assert (cell["ours"]["lr"][0] is None) == (diagnosis == "no_descent")  # a trained model's blow-up is read
-    (typed,) = cell["typed"]["val_loss"]
-    assert math.isfinite(typed)
-
-    second_stage.main(["--tasks", SMOKE_TASK, "--seeds", "2", "--ours-only", "--out", str(out)])
-    again = json.loads(out.read_text())["tasks"][SMOKE_TASK]
-    assert {key: again[key] for key in second_stage.GRID_KEYS} == {key: cell[key] for key in second_stage.GRID_KEYS}
-    assert len(again["ours"]["val_loss"]) == len(again["typed"]["val_loss"]) == 2
-
-
-def test_a_fine_tuning_task_pretrains_once_into_the_cache_and_is_scored_on_its_best_check(tmp_path, monkeypatch):
-    from benchmarks.tasks import CNN_ON_DIGITS_LOW
-
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))  # spawned workers inherit it
-    task = "digits_cnn_finetune_sgd"
-    out = tmp_path / "budgets.json"
-    budgets.main(["--budget", "1", "--tasks", task, "--grid-seeds", "1", "--seeds", "1", "--out", str(out)])
-    (cached,) = (tmp_path / "cache").iterdir()  # one pretraining, shared by every worker's fits
-    assert cached.name.startswith(CNN_ON_DIGITS_LOW.name) and cached.suffix == ".pt"
-    cell = json.loads(out.read_text())["budgets"]["1"][task]
-    assert cell["log10_lr"][0] < cell["best_log10_lr"] < cell["log10_lr"][-1]
-    assert cell["best_epoch"]["best_mean_loss"] <= cell["best_mean_loss"]
-    (final,), (best,) = cell["ours"]["val_loss"], cell["ours"]["best_val_loss"]
-    assert best <= final < 0.5  # fine-tuned, and the best check is no worse than the end
-
-
-def test_pretraining_is_deterministic():
-    from benchmarks.tasks import TRANSFORMER_ON_MAJORITY
-
-    first, second = TRANSFORMER_ON_MAJORITY._train(), TRANSFORMER_ON_MAJORITY._train()
-    assert all(first[name].equal(second[name]) for name in first)
 
 
 def test_the_fresh_data_task_adds_samples_not_passes():
