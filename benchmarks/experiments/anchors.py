@@ -136,9 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     tasks = [task for task in budgets["1"] if task in TESTED_ON]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     curves = range_test_curves(tasks, seeds)
-    # The command as results/anchors.json records it, from before the move to benchmarks/experiments/:
-    # kept, so that a rerun of unchanged arithmetic writes the same file.
-    out = {"command": "python -m benchmarks.anchors", "seeds": list(seeds), "readings": {}}
+    out = {"command": "python -m benchmarks.experiments.anchors", "seeds": list(seeds), "readings": {}}
     for name, rule in READINGS.items():
         readings = {task: [read(curve, rule) for curve in found] for task, found in curves.items()}
         out["readings"][name] = summary = summarize(readings, budgets)

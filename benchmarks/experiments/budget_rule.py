@@ -368,9 +368,7 @@ def main(argv: list[str] | None = None) -> None:
             grids[key], rates[key], raised[key] = cell, best_rates[key], best_raised[key]
     cap = float(max(int(b) for b in budgets))
     out = {
-        # The command as results/budget_rule.json records it, from before the move to benchmarks/experiments/:
-        # kept, so that a rerun of unchanged arithmetic writes the same file.
-        "command": "python -m benchmarks.budget_rule",
+        "command": "python -m benchmarks.experiments.budget_rule",
         "reference_steps": REFERENCE_STEPS,
         "reference_epochs": REFERENCE_EPOCHS,
         "cap": cap,

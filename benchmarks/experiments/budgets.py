@@ -302,9 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if not args.grid_only:  # a grid-only run may use fewer seeds; each cell says how many (grid_seeds)
         out["grid_seeds"], out["seeds"] = args.grid_seeds, args.seeds
-    # The command as results/budgets.json records it, from before the move to benchmarks/experiments/:
-    # kept, so that a rerun of unchanged arithmetic writes the same file.
-    out["command"] = "python -m benchmarks.budgets --budget N [--tasks ...]"
+    out["command"] = "python -m benchmarks.experiments.budgets --budget N [--tasks ...]"
     write_json(args.out, out)
 
 

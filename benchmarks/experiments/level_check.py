@@ -105,9 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     new = list(CURVE_LEVEL_CHECK_TASKS)
     earlier = [task for task in budgets["1"] if task in TESTED_ON and not adam_like(task)]
     sets = {"seeds 5-9 of the twelve earlier tasks": (earlier, range(5, 10)), "the new tasks": (new, range(5))}
-    # The command as results/level_check.json records it, from before the move to benchmarks/experiments/:
-    # kept, so that a rerun of unchanged arithmetic writes the same file.
-    out = {"command": "python -m benchmarks.level_check", "sets": {}}
+    out = {"command": "python -m benchmarks.experiments.level_check", "sets": {}}
     for name, (tasks, seeds) in sets.items():
         read_curves = readings_of(range_test_curves(tasks, seeds))
         out["sets"][name] = {"seeds": list(seeds), "candidates": {}}

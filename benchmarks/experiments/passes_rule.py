@@ -403,9 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=PASSES_RULE_JSON)
     args = parser.parse_args(argv)
     result = evaluate(load_cells())
-    # The command as results/passes_rule.json records it, from before the move to benchmarks/experiments/:
-    # kept, so that a rerun of unchanged arithmetic writes the same file.
-    result["command"] = "python -m benchmarks.passes_rule"
+    result["command"] = "python -m benchmarks.experiments.passes_rule"
     print("\n".join(summary_lines(result)))
     write_json(args.out, result)
 

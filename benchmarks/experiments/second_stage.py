@@ -162,9 +162,8 @@ def main(argv: list[str] | None = None) -> None:
             f"  blow-up {[f'{lr:.1e}' for lr in ours['blow_up_lr'] if lr]}  ({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
-    # The command as results/second_stage.json records it, from before the move to benchmarks/experiments/:
-    # kept, so that a rerun of unchanged arithmetic writes the same file.
-    out["grid_seeds"], out["seeds"], out["command"] = args.grid_seeds, args.seeds, "python -m benchmarks.second_stage"
+    out["grid_seeds"], out["seeds"] = args.grid_seeds, args.seeds
+    out["command"] = "python -m benchmarks.experiments.second_stage"
     write_json(args.out, out, indent=None)
 
 

@@ -44,7 +44,7 @@ def valley(curve: Curve) -> float:
 
 RISE_HEIGHT = 2.0
 """``midspan`` also reads the blow-up where the lag-free loss doubles: it spreads less across seeds than the stop
-point alone (``python -m benchmarks.anchors``; "The default rule, `midspan`, and its one constant")."""
+point alone (``python -m benchmarks.experiments.anchors``; "The default rule, `midspan`, and its one constant")."""
 MIDSPAN_DIVISOR = 2.5
 """``midspan`` lands 10**0.4 below the middle of its span, fitted on seven tasks for the default ladder and stop
 rule (``python -m benchmarks.calibrate``; "The default rule, `midspan`, and its one constant")."""
