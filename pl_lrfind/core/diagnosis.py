@@ -70,7 +70,7 @@ ADVICE = {
         "batch-to-batch noise is as large as the descent itself, so the suggestion is unstable "
         "(on a curve that varies little against its level and still blew up, the model sat on a "
         "plateau, as a fresh one at chance level does, and the rule reads it all the same). "
-        "Raise the batch size, or average several batches per rate (steps_per_lr)."
+        "Raise the batch size, or lengthen the ladder (num_steps) if it has fewer than 100 rungs."
     ),
     TOO_SHORT: f"fewer than {MIN_POINTS} points were recorded: there is no curve to read.",
     SKIPPED: "the test did not run (fast_dev_run is on): there is no curve to read.",
