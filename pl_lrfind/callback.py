@@ -91,7 +91,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
         verbose: bool = True,
         **deprecated: Any,
     ) -> None:
-        pass_exponent, one_cycle, steps_per_lr = fold_deprecated(deprecated, pass_exponent, one_cycle)
+        pass_exponent, one_cycle, steps_per_lr = fold_deprecated(pass_exponent, one_cycle, **deprecated)
         validate_settings(min_lr, max_lr, num_steps, mode, beta, divergence_threshold, steps_per_lr, suggestion)
         check_choice("then", then, THEN)
         check_choice("snapshot", snapshot, SNAPSHOT_TARGETS)

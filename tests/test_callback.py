@@ -228,9 +228,9 @@ class TestHandOver:
         assert finder.result.settings["budget_factor"] == pytest.approx(2**-0.5)
 
     def test_steps_per_lr_still_averages_each_rung_for_a_release_with_a_warning_naming_num_steps(self):
-        with pytest.warns(FutureWarning, match="use num_steps"):
+        with pytest.warns(FutureWarning, match=r"steps_per_lr=\.\.\.\) is deprecated.*leave it out"):
             quiet_finder(steps_per_lr=1)
-        with pytest.warns(FutureWarning, match="use num_steps"):
+        with pytest.warns(FutureWarning, match=r"steps_per_lr=\.\.\.\) is deprecated.*leave it out"):
             finder = quiet_finder(num_steps=6, min_lr=1e-5, max_lr=1e-3, then="stop", steps_per_lr=2)
         pl.seed_everything(0)
         trainer = fit(Classifier(optimizer="adam"), finder, max_epochs=2)

@@ -82,3 +82,28 @@ def test_finder_from_yaml_runs_and_hands_over_to_one_cycle(namespace, tmp_path):
     # the real fit ran its full budget after the test's own steps (its epoch ends with the test), and validated
     assert cli.trainer.global_step == result.num_steps_taken + REAL_STEPS
     assert "val_loss" in cli.trainer.callback_metrics
+
+
+def test_a_config_that_names_the_deprecated_arguments_still_loads_with_a_warning(tmp_path):
+    # As a config saved by pl_lrfind 0.1 does: every argument, the OneCycleLR ones among them.
+    text = CONFIG.read_text().replace(
+        "        one_cycle:\n          div_factor: 20.0\n",
+        "        steps_per_lr: 2\n        budget_exponent: null\n        pct_start: 0.3\n        div_factor: 20.0\n",
+    )
+    assert "steps_per_lr" in text
+    config = tmp_path / CONFIG.name
+    config.write_text(text)
+    cli_module = importlib.import_module("lightning.pytorch.cli")
+    args = ["fit", "--config", str(config), "--trainer.default_root_dir", str(tmp_path)]
+    with pytest.warns(FutureWarning) as caught:
+        cli = cli_module.LightningCLI(args=args, save_config_callback=None)
+    messages = " ".join(str(warning.message) for warning in caught)
+    assert (
+        "LRFinderCallback(steps_per_lr=...) is deprecated" in messages
+        and "one_cycle={'pct_start': ..., 'div_factor': ...}" in messages
+    )
+    assert "budget_exponent" not in messages  # null: not given
+    (finder,) = [callback for callback in cli.trainer.callbacks if isinstance(callback, LRFinderCallback)]
+    assert finder.range_test_settings["steps_per_lr"] == 2
+    assert finder.one_cycle_settings["pct_start"] == 0.3 and finder.one_cycle_settings["div_factor"] == 20.0
+    assert cli.trainer.global_step == 2 * len(finder.result.lrs) + REAL_STEPS  # two optimizer steps a rung
