@@ -370,3 +370,14 @@ def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different
     # never rising with the passes, the 20-pass cell can be moved no higher than the 5-pass pair
     assert found["non_increasing_in_passes"] == pytest.approx(0.75, abs=1e-6)
     assert "Adam-like" not in " ".join(reach(cells))
+
+
+def test_the_committed_report_is_what_the_committed_results_render(tmp_path):
+    # docs/benchmarks.md is generated: an edit to a template, a table or a result that was not
+    # rendered again shows here, every experiment's section included.
+    from benchmarks.oracle import RESULTS
+    from benchmarks.report import DOCS, render
+
+    rendered = render(RESULTS, tmp_path).read_text()
+    assert "(not measured)" not in rendered
+    assert rendered == (DOCS / "benchmarks.md").read_text()

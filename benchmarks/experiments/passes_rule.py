@@ -54,16 +54,26 @@ def replaced_rule(task: str, budget: int, best_check: bool, by_midspan: bool) ->
 
 
 def passes_rule(
-    task: str, budget: int, best_check: bool, by_midspan: bool, exponent: float | None = None, horizon: float = 0.0
+    task: str,
+    budget: int,
+    best_check: bool,
+    by_midspan: bool,
+    exponent: float | None = None,
+    horizon: float = 0.0,
+    limit: float | None = None,
+    level_on_streams: bool = True,
 ) -> float:
-    """log10 of the factor the callback gives (``exponent`` replaces the measured one, level kept;
-    ``horizon``, a candidate the default does not take, lowers it by ``(steps / 230) ** -horizon`` too)."""
-    level = level_for(adam_like(task), "midspan" if by_midspan else "other")
+    """log10 of the factor the callback gives. Candidates the default does not take: ``exponent``
+    replaces the measured one (level kept), ``horizon`` lowers it by ``(steps / 230) ** -horizon``
+    too, ``limit`` stops the lowering at that many passes, and ``level_on_streams=False`` hands a
+    stream's reading as is."""
+    fresh = ALL_TASKS[task].fresh is not None
+    level = level_for(adam_like(task), "midspan" if by_midspan else "other") if level_on_streams or not fresh else 1.0
     exponent = pass_exponent_for(best_check) if exponent is None else exponent
+    passes = ALL_TASKS[task].epochs_for(budget)
+    passes = min(passes, limit) if limit is not None else passes
     steps = max(1.0, ALL_TASKS[task].total_steps(budget) / 230)
-    return math.log10(level * repetition_factor(ALL_TASKS[task].epochs_for(budget), exponent)) - horizon * math.log10(
-        steps
-    )
+    return math.log10(level * repetition_factor(passes, exponent)) - horizon * math.log10(steps)
 
 
 def as_read(task: str, budget: int, best_check: bool, by_midspan: bool) -> float:
@@ -150,7 +160,53 @@ def evaluate(cells: dict) -> dict:
     out["default_exponent"] = PASS_EXPONENT
     out["candidates"] = candidates(cells, fitted, out["exponents"])
     out["reach"] = reach(cells)
+    out["changes"] = changes(cells)
     return out
+
+
+CHANGES = {
+    "the default": {},
+    "lowering limited at 80 passes": {"limit": 80},
+    "a stream's reading as is": {"level_on_streams": False},
+    "both": {"limit": 80, "level_on_streams": False},
+}
+"""Changes the test cells point to, read off every cell's grid (in-sample for the test cells)."""
+
+
+def changes(cells: dict) -> dict:
+    """Mean and worst regret of each of :data:`CHANGES` by group of cells, and the cells off their grids."""
+    groups = {
+        "fitted": lambda t, b: not is_test(t, b),
+        "test": is_test,
+        "fresh data": lambda t, b: ALL_TASKS[t].fresh is not None,
+    }
+    out = {}
+    for name, rule in CHANGES.items():
+        found = {
+            key: cell_regret(cell, "final", functools.partial(passes_rule, *key, False, **rule))
+            for key, cell in cells.items()
+        }
+        out[name] = {}
+        for group, keeps in groups.items():
+            values = np.array([regret for key, regret in found.items() if keeps(*key)])
+            out[name][group] = {
+                "mean": float(np.nanmean(values)),
+                "worst": float(np.nanmax(values)),
+                "off_grid": int(np.isnan(values).sum()),
+            }
+    return out
+
+
+def change_lines(result: dict) -> list[str]:
+    groups = list(next(iter(result["changes"].values())))
+    lines = [
+        "| rule | " + " | ".join(f"{g}: mean / worst (off grid)" for g in groups) + " |",
+        "|---|" + "---|" * len(groups),
+    ]
+    for name, row in result["changes"].items():
+        cols = [f"{row[g]['mean']:+.1%} / {row[g]['worst']:+.0%} ({row[g]['off_grid']})" for g in groups]
+        lines.append(f"| {name} | " + " | ".join(cols) + " |")
+    return lines
 
 
 def pick_exponent(by_exponent: dict[str, dict[str, float]], keeps) -> float:
@@ -202,7 +258,9 @@ SHIFTS = np.round(np.arange(-3.0, 1.55, 0.05), 2)
 def reach(cells: dict) -> dict:
     """The lowest worst cell any rule could reach, per optimizer family, on the fitted cells and on all:
     a rule free to move each cell on its own (the floor the readings leave), any function of the
-    passes (a fresh stream counts as fewest), and any such function that never rises with them."""
+    passes (a fresh stream counts as fewest), and any such function that never rises with them.
+    A cell's readings move alike: the level a rule gives by the reading applies to every reading of
+    the optimizers without ``betas``, which ``midspan`` read in every cell here."""
     curves = {}
     for key, cell in cells.items():
         found = np.array([cell_regret(cell, "final", lambda by_midspan, s=s: s) for s in SHIFTS])
@@ -392,6 +450,7 @@ def section(results: Path, oracle: dict) -> str:
         "{passes_rule_end_to_end}": end_to_end_lines,
         "{passes_rule_candidates}": candidate_lines,
         "{passes_rule_reach}": reach_lines,
+        "{passes_rule_changes}": change_lines,
     }
     return fill(SECTION, results / PASSES_RULE_JSON.name, tables)
 
