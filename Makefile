@@ -24,7 +24,8 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope -m "not slow"
 
-# About 20 minutes on 2 cores; regenerates benchmarks/results/*.json (not the oracle) and docs/benchmarks.md.
+# About 20 minutes on 2 cores; regenerates the reusable benchmark's results (not the oracle, the
+# experiments or the GPU runs) and docs/benchmarks.md.
 benchmark: $(STAMP)
 	$(BIN)/python -m benchmarks
 

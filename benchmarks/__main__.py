@@ -1,6 +1,6 @@
 """``python -m benchmarks``: the whole benchmark against the committed oracle, then the report.
 
-python -m benchmarks              # ~25 min on 2 cores: compare, noise, settings, calibrate, cost, snapshot, report
+python -m benchmarks              # about 20 min on 2 cores: compare, noise, settings, calibrate, cost, snapshot, report
 python -m benchmarks --smoke DIR  # one task, one seed, one cost repeat, one picture; results and report in DIR
 """
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 REFERENCE_PASSES = 5.0
+"""Passes a fit takes at the curve's own rate: the benchmark's 1x (4 to 8 passes), not fitted."""
 PASS_EXPONENT = 0.8
-"""Past 5 passes (1x) the rate falls as (passes / 5) ** -0.8: least worst of 65 cells ("The rate for longer fits")."""
+"""Beyond them the rate is multiplied by (passes / 5) ** -0.8: least worst of 65 cells ("The rate for longer fits")."""
 BEST_CHECK_PASS_EXPONENT = 0.3
 """The exponent when the best check is kept (an early stop pays less for overfitting): least mean, same cells."""
 NON_ADAM_LEVEL = 10**0.3
-"""``midspan`` reads 0.15-0.8 decade low without ``betas`` (SGD, RMSprop) at 1x ("The rate for longer fits")."""
+"""Multiplies a ``midspan`` reading without ``betas`` (SGD, RMSprop): it reads 0.15-0.8 decade low at 1x."""
 
 
 def check_pass_exponent(exponent: float, name: str = "pass_exponent") -> None:
