@@ -250,7 +250,7 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
     def _resume_real_fit(self, trainer: Trainer) -> None:
         self._log = self.make_curve_log(trainer)
         if self._stage.saved_scheduler_state is not None:
-            install_one_cycle(trainer, self._stage, self.result.chosen_lr, self.one_cycle_settings)
+            install_one_cycle(trainer, self._stage, self.result.chosen_lr, self.one_cycle_settings, resume=True)
 
     @override
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Optimizer) -> None:

@@ -197,7 +197,7 @@ def passes_over_data(trainer: Trainer, real_steps: int) -> float | None:
     return real_steps / per_epoch if per_epoch else None
 
 
-def install_one_cycle(trainer: Trainer, stage: Stage, peak: float, settings: Mapping, resume: bool = True) -> None:
+def install_one_cycle(trainer: Trainer, stage: Stage, peak: float, settings: Mapping, *, resume: bool) -> None:
     """Replace the Trainer's schedulers by one ``OneCycleLR`` to ``peak`` (each group at its ratio),
     stepped every optimizer step; on ``resume``, from the stage's saved state."""
     optimizer = trainer.optimizers[0]
