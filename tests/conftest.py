@@ -69,3 +69,10 @@ def _keep_sigint_handler():
     handler = signal.getsignal(signal.SIGINT)
     yield
     signal.signal(signal.SIGINT, handler)
+
+
+@pytest.fixture
+def fits_in_this_process(monkeypatch):
+    """For the benchmark's smoke tests: each call's pool of spawned workers imports torch and
+    Lightning anew (seconds apiece), more than one seed's few fits take, so the fits run here."""
+    monkeypatch.setenv("BENCH_WORKERS", "1")

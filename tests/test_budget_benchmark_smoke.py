@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fits_in_this_process")]
 pytest.importorskip("prodigyopt")
 pytest.importorskip("schedulefree")
 
@@ -23,13 +23,6 @@ from benchmarks.experiments import budgets, second_stage  # noqa: E402
 from benchmarks.experiments.budget_tables import budget_recipes_table, budget_targets_table  # noqa: E402
 from benchmarks.experiments.budgets import OTHER_RECIPES  # noqa: E402
 from benchmarks.oracle import ORACLE_JSON  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _fits_in_this_process(monkeypatch):
-    """Each call's pool of spawned workers imports torch and Lightning anew (seconds apiece), more
-    than one seed's few fits take: the fits run here, but where a test says otherwise."""
-    monkeypatch.setenv("BENCH_WORKERS", "1")
 
 
 def test_a_longer_budget_has_its_grid_and_the_default_end_to_end(tmp_path):

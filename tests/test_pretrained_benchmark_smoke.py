@@ -13,19 +13,12 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fits_in_this_process")]
 pytest.importorskip("prodigyopt")
 pytest.importorskip("schedulefree")
 
 from benchmarks.__main__ import SMOKE_TASK  # noqa: E402
 from benchmarks.experiments import budgets, second_stage  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _fits_in_this_process(monkeypatch):
-    """Each call's pool of spawned workers imports torch and Lightning anew (seconds apiece), more
-    than one seed's few fits take: the fits run here, but where a test says otherwise."""
-    monkeypatch.setenv("BENCH_WORKERS", "1")
 
 
 def test_the_second_stage_trains_twice_and_reads_the_trained_models_curve(tmp_path):
