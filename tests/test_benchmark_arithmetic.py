@@ -369,6 +369,9 @@ def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different
     assert found["binding_cells"] == "digits_mlp_sgd 1x, digits_gru_sgd 1x"
     # never rising with the passes, the 20-pass cell can be moved no higher than the 5-pass pair
     assert found["non_increasing_in_passes"] == pytest.approx(0.75, abs=1e-6)
+    # by the mean: the pair costs 1 anywhere between their bests, so both groups sit at +0.5
+    assert found["non_increasing_mean"] == pytest.approx(0.5)
+    assert reach(cells)["finite, longer, fitted | by family"]["non_increasing_mean"] == pytest.approx(0.0)
     assert "Adam-like" not in " ".join(reach(cells))
 
 
