@@ -351,7 +351,7 @@ def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_nois
 
 
 def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different_rates_at_the_same_passes():
-    from benchmarks.experiments.passes_rule import reach
+    from benchmarks.experiments.passes_reach import reach
 
     def cell(best: float) -> dict:
         x = np.arange(-2.0, 2.01, 0.25)

@@ -5,7 +5,8 @@ Each is ``python -m benchmarks.experiments.<name>``, keeps its results in
 template ``<name>.md`` beside it, filled by its ``section(results, oracle)``. The sections follow
 the benchmark's own in the order of :data:`SECTIONS`. ``level_check`` has none of its own (item 8
 of the budget benchmark's section reports it); ``tables`` and ``budget_tables`` are what the
-sections share and the budget benchmark's tables.
+sections share and the budget benchmark's tables; ``passes_cells`` and ``passes_reach`` are parts of
+``passes_rule``.
 """
 
 from __future__ import annotations
