@@ -755,3 +755,58 @@ HORIZON_CHECK_TASKS: dict[str, Task] = _by_name(
     ),
 )
 ALL_TASKS.update(HORIZON_CHECK_TASKS)
+
+
+# The test of the x2 raise on streams (``pl_lrfind.core.budget.NON_ADAM_LEVEL``): two more streams
+# with optimizers without ``betas``, of other models than those of the two that disagreed (the
+# Friedman stream with SGD wanted its reading raised, the image stream with SGD lowered). Defined,
+# with the rule that decides (docs/benchmarks.md, "The rate for longer fits"), before they ran.
+
+
+class TokenGRU(nn.Module):
+    """A one-layer GRU language model (width 32) over the chain's tokens."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(TOKEN_VOCAB, width)
+        self.gru = nn.GRU(width, width, batch_first=True)
+        self.head = nn.Linear(width, TOKEN_VOCAB)
+
+    def forward(self, tokens):
+        return self.head(self.gru(self.embed(tokens))[0])
+
+
+def image_mlp() -> nn.Sequential:
+    """A one-hidden-layer MLP (128 units) on the flattened 8x8 images."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+STREAM_LEVEL_TASKS: dict[str, Task] = _by_name(
+    Task(
+        "tokens_stream_gru_sgd",
+        "one-layer GRU on the stream of fresh Markov-chain sequences (loss above the chain's "
+        "entropy), SGD momentum 0.9, batch 32",
+        token_stream,
+        TokenGRU,
+        _sgd(),
+        _next_token_xent,
+        32,
+        6,
+        fresh=token_stream_train,
+        guess=-0.5,
+        floor=token_stream_floor,
+    ),
+    Task(
+        "images_stream_mlp_rmsprop",
+        "MLP on the stream of fresh teacher-labelled images (10 % label noise), RMSprop, batch 32",
+        image_stream,
+        image_mlp,
+        _rmsprop,
+        _xent,
+        32,
+        6,
+        fresh=image_stream_train,
+        guess=-2.5,
+    ),
+)
+ALL_TASKS.update(STREAM_LEVEL_TASKS)

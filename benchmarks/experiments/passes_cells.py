@@ -13,7 +13,7 @@ from pl_lrfind.core.budget import level_for, pass_exponent_for, repetition_facto
 
 from ..compare import COMPARE_JSON
 from ..oracle import ORACLE_JSON, regrets_on_grid
-from ..tasks import ALL_TASKS, HORIZON_CHECK_TASKS, adam_like
+from ..tasks import ALL_TASKS, HORIZON_CHECK_TASKS, STREAM_LEVEL_TASKS, adam_like
 from .budget_rule import curve_readings, read_by_midspan
 from .tables import BUDGETS_JSON
 
@@ -100,4 +100,4 @@ def regime(task: str, budget: int) -> str:
 
 def is_test(task: str, budget: int) -> bool:
     """Cells run only after the rule was frozen: the new tasks, and every 64x cell."""
-    return task in HORIZON_CHECK_TASKS or budget == 64
+    return task in HORIZON_CHECK_TASKS or task in STREAM_LEVEL_TASKS or budget == 64
