@@ -352,7 +352,7 @@ def test_the_curve_level_candidate_falls_as_the_descent_deepens_against_the_nois
 
 
 def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different_rates_at_the_same_passes():
-    from benchmarks.experiments.passes_reach import reach
+    from benchmarks.experiments.passes_reach import power_laws, reach
 
     def cell(best: float) -> dict:
         x = np.arange(-2.0, 2.01, 0.25)
@@ -373,6 +373,10 @@ def test_the_reach_of_a_rule_of_the_passes_is_bound_by_tasks_that_want_different
     # by the mean: the pair costs 1 anywhere between their bests, so both groups sit at +0.5
     assert found["non_increasing_mean"] == pytest.approx(0.5)
     assert reach(cells)["finite, longer, fitted | by family"]["non_increasing_mean"] == pytest.approx(0.0)
+    # a power law with its reference free: the 20-pass cell's reading, raised x2 (SGD) and lowered
+    laws = power_laws(cells)
+    assert laws["5 0.8"]["finite_longer_mean"] == pytest.approx(abs(0.3 - 0.8 * math.log10(20 / 5) - 1.0), abs=1e-3)
+    assert laws["10 1.0"]["finite_longer_mean"] == pytest.approx(abs(0.3 - math.log10(20 / 10) - 1.0), abs=1e-3)
     assert "Adam-like" not in " ".join(reach(cells))
 
 

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from pl_lrfind.core import suggest
-from pl_lrfind.core.budget import level_for, pass_exponent_for, repetition_factor
+from pl_lrfind.core.budget import REFERENCE_PASSES, level_for, pass_exponent_for, repetition_factor
 
 from ..compare import COMPARE_JSON
 from ..oracle import ORACLE_JSON, regrets_on_grid
@@ -37,16 +37,17 @@ def passes_rule(
     horizon: float = 0.0,
     limit: float | None = None,
     level_on_streams: bool = True,
+    reference: float = REFERENCE_PASSES,
 ) -> float:
     """log10 of the factor the callback gives. Candidates the default does not take: ``exponent``
     replaces the measured one (level kept), ``horizon`` lowers it by ``(steps / 230) ** -horizon``
-    too, ``limit`` stops the lowering at that many passes, and ``level_on_streams=False`` hands a
-    stream's reading as is."""
+    too, ``limit`` stops the lowering at that many passes, ``level_on_streams=False`` hands a
+    stream's reading as is, and ``reference`` replaces the passes the lowering starts from."""
     fresh = ALL_TASKS[task].fresh is not None
     level = level_for(adam_like(task), "midspan" if by_midspan else "other") if level_on_streams or not fresh else 1.0
     exponent = pass_exponent_for(best_check) if exponent is None else exponent
     passes = ALL_TASKS[task].epochs_for(budget)
-    passes = min(passes, limit) if limit is not None else passes
+    passes = (min(passes, limit) if limit is not None else passes) * REFERENCE_PASSES / reference
     steps = max(1.0, ALL_TASKS[task].total_steps(budget) / 230)
     return math.log10(level * repetition_factor(passes, exponent)) - horizon * math.log10(steps)
 

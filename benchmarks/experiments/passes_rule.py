@@ -31,7 +31,7 @@ from ..cli import write_json
 from ..oracle import RESULTS
 from ..tasks import ALL_TASKS, adam_like
 from .passes_cells import RECIPES, cell_regret, is_test, load_cells, passes_rule, regime
-from .passes_reach import change_lines, changes, reach, reach_lines
+from .passes_reach import change_lines, changes, power_law_line, power_laws, reach, reach_lines
 from .tables import fill, task_of
 
 PASSES_RULE_JSON = RESULTS / "passes_rule.json"
@@ -74,6 +74,7 @@ def evaluate(cells: dict) -> dict:
     out["candidates"] = candidates(cells, fitted, out["exponents"])
     out["reach"] = reach(cells)
     out["changes"] = changes(cells)
+    out["power_laws"] = power_laws(cells)
     return out
 
 
@@ -236,6 +237,7 @@ def section(results: Path, oracle: dict) -> str:
         "{passes_rule_candidates}": candidate_lines,
         "{passes_rule_reach}": reach_lines,
         "{passes_rule_changes}": change_lines,
+        "{passes_rule_power_laws}": lambda result: [power_law_line(result)],
     }
     return fill(SECTION, results / PASSES_RULE_JSON.name, tables)
 
