@@ -64,8 +64,8 @@ class LRFinderCallback(*_lightning.CALLBACK_BASES):
             ``"device"``, ``"host"``, ``"disk"`` or ``"auto"`` (:mod:`pl_lrfind.snapshot_placement`).
         log_to_tensorboard: log the curve and the one-cycle's rates (rank zero; :meth:`make_curve_log`).
         verbose: print the result's summary line (rank zero).
-        **deprecated: ``budget_exponent`` (now ``pass_exponent``), ``steps_per_lr`` (use
-            ``num_steps``) and the ``OneCycleLR`` settings as arguments of their own (now keys of
+        **deprecated: ``budget_exponent`` (now ``pass_exponent``), ``steps_per_lr`` (leave
+            it out) and the ``OneCycleLR`` settings as arguments of their own (now keys of
             ``one_cycle``), accepted with a warning until 0.3.
 
     Attributes:

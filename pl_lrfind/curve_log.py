@@ -74,8 +74,9 @@ class CurveLog:
     def _write_points(self) -> None:
         points, self._points = self._points, []  # a write that fails halfway is not repeated at close()
         for global_step, loss, smoothed, walltime in points:
-            tb_writer.log_step(self.writer, global_step, loss, smoothed, stage=self.stage, walltime=walltime)
-            self._to_loggers(tb_writer.step_scalars(loss, smoothed, stage=self.stage), global_step)
+            scalars = tb_writer.step_scalars(loss, smoothed, stage=self.stage)
+            tb_writer.write_scalars(self.writer, scalars, global_step, walltime=walltime)
+            self._to_loggers(scalars, global_step)
 
     def result(self, result: LRFindResult, global_step: int) -> None:
         """The finished test: figure, summary and the result itself, flushed so a reader sees it."""
@@ -96,8 +97,9 @@ class CurveLog:
 
     def schedule(self, global_step: int, lrs: Sequence[float], momenta: Sequence[float] | None) -> None:
         """The real fit's rates (and momenta) at one optimizer step."""
-        tb_writer.log_schedule(self.writer, global_step, lrs, momenta, stage=self.stage)
-        self._to_loggers(tb_writer.schedule_scalars(lrs, momenta, stage=self.stage), global_step)
+        scalars = tb_writer.schedule_scalars(lrs, momenta, stage=self.stage)
+        tb_writer.write_scalars(self.writer, scalars, global_step)
+        self._to_loggers(scalars, global_step)
 
     def _to_loggers(self, scalars: dict[str, float], global_step: int) -> None:
         for logger in self.loggers:

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator
 
-from .core import LRFindResult, centered_smooth, format_lr
+from .core import Curve, LRFindResult, format_lr
 from .core.diagnosis import MIN_RELATIVE_DEPTH
 
 CURVE_COLOR = "#1f77b4"
@@ -109,16 +109,6 @@ def _descent(curve: np.ndarray) -> tuple[float, float] | None:
     return (bottom, top) if top - bottom > MIN_RELATIVE_DEPTH * abs(top) else None
 
 
-def lag_free(losses) -> np.ndarray:
-    """The lag-free smoothing of the finite losses (what ``midspan`` reads); NaN where a loss is not."""
-    values = np.asarray(losses, dtype=float)
-    finite = np.isfinite(values)
-    out = np.full_like(values, np.nan)
-    if finite.any():
-        out[finite] = centered_smooth(values[finite])
-    return out
-
-
 FIGSIZE = (8.0, 5.0)
 MARGINS = dict(left=0.08, right=0.98, bottom=0.1, top=0.88)
 """Fixed margins for :data:`FIGSIZE` that leave room for the labels and the two-line title.
@@ -144,15 +134,15 @@ def plot_result(result: LRFindResult, ax: Axes | None = None, show_rules: bool =
     figure, ax = _figure_and_axes(ax)
     lrs = np.asarray(result.lrs, dtype=float)
     smoothed = np.asarray(result.smoothed_losses, dtype=float)
-    smooth = lag_free(result.losses)
+    curve = Curve.from_raw(result.lrs, result.losses)  # its finite points, smoothed as midspan reads them
     ax.plot(lrs, _drawable(result.losses), color=CURVE_COLOR, alpha=RAW_ALPHA, linewidth=0.8, label="loss")
-    ax.plot(lrs, _drawable(smooth), color=CURVE_COLOR, linewidth=2.0, label=LAG_FREE_LABEL, zorder=2.5)
+    ax.plot(curve.lrs, _drawable(curve.centered), color=CURVE_COLOR, linewidth=2.0, label=LAG_FREE_LABEL, zorder=2.5)
     ax.plot(lrs, _drawable(smoothed), color=EMA_COLOR, linewidth=1.0, label=EMA_LABEL)
     if show_rules:
         _mark_suggestions(ax, result)
     if not len(lrs):
         ax.text(0.5, 0.5, "no points recorded", transform=ax.transAxes, ha="center", va="center")
-    _finish_axes(ax, title(result), [smoothed, smooth])
+    _finish_axes(ax, title(result), [smoothed, curve.centered])
     return figure
 
 

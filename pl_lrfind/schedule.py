@@ -74,10 +74,7 @@ def one_cycle(optimizer: Optimizer, peak_lrs: float | list[float], total_steps: 
     ``settings`` override :data:`ONE_CYCLE_DEFAULTS`. Momentum is cycled only when asked and
     the optimizer has some: cycling plain SGD's zero momentum would switch momentum on.
     """
-    unknown = set(settings) - set(ONE_CYCLE_DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown one-cycle settings {sorted(unknown)}; allowed: {sorted(ONE_CYCLE_DEFAULTS)}")
-    settings = {**ONE_CYCLE_DEFAULTS, **settings}
+    settings = one_cycle_settings(settings)
     settings["cycle_momentum"] = settings["cycle_momentum"] and has_momentum(optimizer)
     if not settings["cycle_momentum"]:
         del settings["base_momentum"], settings["max_momentum"]

@@ -57,8 +57,7 @@ def log_step(
 
     Not its rate: that is the ladder's, the picture's x axis and in the result JSON, and every event wakes the writer.
     """
-    for tag, value in step_scalars(loss, smoothed, stage=stage).items():
-        writer.add_scalar(tag, value, global_step=step, walltime=walltime)
+    write_scalars(writer, step_scalars(loss, smoothed, stage=stage), step, walltime=walltime)
 
 
 def log_result(writer: SummaryWriterLike, result: LRFindResult, step: int, *, stage: int = 1) -> None:
@@ -91,8 +90,15 @@ def log_schedule(
     """The schedule of the real fit at ``step``: each param group's rate and momentum (``beta1`` for Adam-like
     optimizers; ``momenta`` is ``None`` when none cycles), under :data:`FIT_LR_TAG` and :data:`FIT_MOMENTUM_TAG`,
     with ``_group{i}`` appended for group ``i > 0``."""
-    for tag, value in schedule_scalars(lrs, momenta, stage=stage).items():
-        writer.add_scalar(tag, value, global_step=step)
+    write_scalars(writer, schedule_scalars(lrs, momenta, stage=stage), step)
+
+
+def write_scalars(
+    writer: SummaryWriterLike, scalars: dict[str, float], step: int, *, walltime: float | None = None
+) -> None:
+    """Scalars by tag (:func:`step_scalars`, :func:`schedule_scalars`) at ``step``."""
+    for tag, value in scalars.items():
+        writer.add_scalar(tag, value, global_step=step, walltime=walltime)
 
 
 def step_scalars(loss: float, smoothed: float, *, stage: int = 1) -> dict[str, float]:

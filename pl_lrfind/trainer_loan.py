@@ -66,11 +66,9 @@ class TrainerLoan:
             finder_steps=trainer.global_step - self.start_step,
         )
         self._restore_limits(trainer)
-        extend_limits(trainer, budget)
         # Until restart_epochs, the epoch limits count the test's epochs too: the fit loop checks
         # them when the test's last epoch ends.
-        trainer.fit_loop.max_epochs = _plus(self.max_epochs, budget.finder_epochs)
-        trainer.fit_loop.min_epochs = _plus(self.min_epochs, budget.finder_epochs)
+        extend_limits(trainer, budget, epochs=True)
         end_epoch_after_this_batch(trainer)
         return budget
 
@@ -139,8 +137,9 @@ def extend_limits(trainer: Trainer, budget: Budget, epochs: bool = False) -> Non
     """Add the test's optimizer steps to the finite step limits, so the real fit keeps its budget.
 
     ``global_step`` counts the test's steps; the epochs are counted from the real fit's start
-    (:meth:`TrainerLoan.restart_epochs`), so the epoch limits stay the user's, unless ``epochs``
-    (a checkpoint of pl_lrfind 0.1, whose real fit counted the test's epochs too).
+    (:meth:`TrainerLoan.restart_epochs`), so the epoch limits stay the user's, unless ``epochs``:
+    from the test's end to that restart, and for a checkpoint of pl_lrfind 0.1, whose real fit
+    counted the test's epochs too.
     """
     if epochs:
         trainer.fit_loop.max_epochs = _plus(trainer.fit_loop.max_epochs, budget.finder_epochs)
@@ -203,7 +202,7 @@ def install_one_cycle(trainer: Trainer, stage: Stage, peak: float, settings: Map
     optimizer = trainer.optimizers[0]
     # Constructing OneCycleLR rewrites the groups' lr and momentum to step 0; the optimizer
     # restored from a checkpoint already holds the values to go on with.
-    saved_groups = [dict(group) for group in optimizer.param_groups]
+    saved_groups = [dict(group) for group in optimizer.param_groups] if resume else []
     peaks = [peak * ratio for ratio in stage.group_ratios]
     stage.scheduler = one_cycle(optimizer, peaks, stage.budget.real_steps, **settings)
     if resume:

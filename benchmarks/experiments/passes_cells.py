@@ -3,6 +3,7 @@ callback's readings, the rules read off them, and which cells fitted the rule an
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 
@@ -92,6 +93,12 @@ def cell_regret(cell: dict, target: str, shift) -> float:
     pairs = zip(cell["readings"][target], cell["by_midspan"][target], strict=True)
     moved = np.array([reading + shift(by_midspan=by_midspan) for reading, by_midspan in pairs])
     return float(np.mean(regrets_on_grid(cell[target], moved)))
+
+
+def rule_regrets(cells: dict, keys, target: str = "final", **rule) -> dict[tuple[str, int], float]:
+    """Each cell's regret on ``target`` at the rate :func:`passes_rule` hands with ``rule``, by (task, budget)."""
+    best = target == "best_check"
+    return {key: cell_regret(cells[key], target, functools.partial(passes_rule, *key, best, **rule)) for key in keys}
 
 
 def regime(task: str, budget: int) -> str:

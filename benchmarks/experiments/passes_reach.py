@@ -4,12 +4,10 @@ and the smaller changes its test cells point to, read off the same grids from th
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..tasks import ALL_TASKS, adam_like
-from .passes_cells import cell_regret, is_test, passes_rule, regime
+from .passes_cells import cell_regret, is_test, regime, rule_regrets
 
 CHANGES = {
     "the default": {},
@@ -29,10 +27,7 @@ def changes(cells: dict) -> dict:
     }
     out = {}
     for name, rule in CHANGES.items():
-        found = {
-            key: cell_regret(cell, "final", functools.partial(passes_rule, *key, False, **rule))
-            for key, cell in cells.items()
-        }
+        found = rule_regrets(cells, cells, **rule)
         out[name] = {}
         for group, keeps in groups.items():
             values = np.array([regret for key, regret in found.items() if keeps(*key)])
@@ -67,12 +62,8 @@ def power_laws(cells: dict) -> dict:
     out = {}
     for reference in REFERENCES:
         for power in POWERS:
-            rule = functools.partial(passes_rule, exponent=power, reference=reference)
-            found = {
-                key: cell_regret(cell, "final", functools.partial(rule, *key, False))
-                for key, cell in cells.items()
-                if not is_test(*key)
-            }
+            fitted = [key for key in cells if not is_test(*key)]
+            found = rule_regrets(cells, fitted, exponent=power, reference=reference)
             values = np.array(list(found.values()))
             longer = [regret for key, regret in found.items() if regime(*key) == "finite data, longer"]
             out[f"{reference} {power}"] = {

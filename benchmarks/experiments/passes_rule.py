@@ -30,7 +30,7 @@ from pl_lrfind.core.budget import PASS_EXPONENT
 from ..cli import write_json
 from ..oracle import RESULTS
 from ..tasks import ALL_TASKS, adam_like
-from .passes_cells import RECIPES, cell_regret, is_test, load_cells, passes_rule, regime
+from .passes_cells import RECIPES, cell_regret, is_test, load_cells, regime, rule_regrets
 from .passes_reach import change_lines, changes, power_law_line, power_laws, reach, reach_lines
 from .tables import fill, task_of
 
@@ -64,10 +64,7 @@ def evaluate(cells: dict) -> dict:
         out["cells"][name] = row
     fitted = [k for k in cells if not is_test(*k)]
     for e in EXPONENTS:
-        out["exponents"][str(e)] = {
-            f"{t} {b}x": cell_regret(cells[t, b], "final", functools.partial(passes_rule, t, b, False, exponent=e))
-            for t, b in fitted
-        }
+        out["exponents"][str(e)] = {f"{t} {b}x": r for (t, b), r in rule_regrets(cells, fitted, exponent=e).items()}
     for task in sorted({t for t, _ in fitted}):  # the exponent picked by the worst cell without this task
         out["held_out_exponent"][task] = pick_exponent(out["exponents"], lambda name, task=task: task_of(name) != task)
     out["default_exponent"] = PASS_EXPONENT
@@ -95,11 +92,7 @@ def candidates(cells: dict, fitted: list, by_exponent: dict[str, dict[str, float
     horizon term."""
 
     def regrets(target: str, **rule) -> dict[str, float]:
-        best = target == "best_check"
-        return {
-            f"{t} {b}x": cell_regret(cells[t, b], target, functools.partial(passes_rule, t, b, best, **rule))
-            for t, b in fitted
-        }
+        return {f"{t} {b}x": r for (t, b), r in rule_regrets(cells, fitted, target, **rule).items()}
 
     by_family = {
         family: pick_exponent(by_exponent, lambda name, members=members: adam_like(task_of(name)) is members)
